@@ -1,0 +1,5 @@
+import sys
+
+from unlearnlab.cli import main
+
+sys.exit(main())

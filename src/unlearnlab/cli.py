@@ -1,0 +1,64 @@
+"""Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`, `unlearnlab methods`.
+
+Bad input ends with one line on stderr naming the problem and the valid options, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from unlearnlab.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unlearnlab",
+        description="Machine unlearning of language models: corrupt, unlearn, and measure "
+                    "forgetting and restoration (RESTOR) on a built-in world or your model.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run", help="run the RESTOR benchmark (no CONFIG: the built-in default)",
+        description="Train (or reuse) the clean model, corrupt it, unlearn with each method, "
+                    "evaluate, and write runs/<name>/.",
+        epilog="example: unlearnlab run --set methods=[ga,npo] --set corruption.context_facts=2")
+    run.add_argument("config", nargs="?", help="YAML config file (keys as in configs/default.yaml)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set unlearn.train.lr=1e-4 (repeatable)")
+    sub.add_parser("methods", help="list the registered unlearning methods",
+                   description="List every registered unlearning method with its paper.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "methods":
+            from unlearnlab.methods import METHODS
+
+            width = max(len(n) for n in METHODS)
+            for name in METHODS:
+                spec = METHODS.get(name)
+                print(f"{name:<{width}}  {spec.summary}  [{spec.paper}]")
+            return 0
+        from unlearnlab.config import load_config
+        from unlearnlab.pipeline import run
+
+        cfg = load_config(args.config, args.overrides)
+        run_dir = run(cfg)
+        print(f"results: {run_dir}/results.json  summary: {run_dir}/summary.md")
+        return 0
+    except UserError as exc:
+        print(f"unlearnlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unlearnlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

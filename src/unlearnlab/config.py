@@ -1,0 +1,260 @@
+"""Configuration: YAML -> validated, frozen dataclasses.
+
+A user's YAML (and `--set a.b=value` overrides, values parsed as YAML) is deep-merged over
+the defaults, then built strictly: an unknown key, a wrong type or an out-of-range value
+raises `UserError` with one line naming the key and the valid options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from unlearnlab.errors import UserError
+from unlearnlab.models.tiny import TinyModelConfig
+from unlearnlab.train.loop import TrainConfig
+from unlearnlab.world.relations import RELATION_NAMES
+
+DEFAULT_METHODS = ("ga", "graddiff", "kl", "npo", "npo_retain")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 0
+    n_entities: int = 60
+    relations: tuple[str, ...] = RELATION_NAMES
+    docs_per_entity: int = 2          # paraphrased biographies per entity in pretraining
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    seed: int = 0
+    vocab_size: int = 1024
+    model: TinyModelConfig = field(default_factory=TinyModelConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=20, batch_size=32, lr=2e-3, warmup_ratio=0.05))
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+    def __post_init__(self):
+        if self.r < 1 or self.alpha < 1:
+            raise UserError(f"r and alpha must be >= 1, got r={self.r}, alpha={self.alpha}")
+
+
+@dataclass(frozen=True)
+class CorruptionConfig:
+    n_targets: int = 10
+    docs_per_target: int = 40
+    context_facts: int = 0            # RESTOR's k: true facts about other entities per document
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=3, batch_size=16, lr=2.5e-4))
+    lora: LoraConfig | None = None
+
+    def __post_init__(self):
+        for name in ("n_targets", "docs_per_target"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.context_facts < 0:
+            raise UserError(f"context_facts must be >= 0, got {self.context_facts}")
+
+
+@dataclass(frozen=True)
+class UnlearnConfig:
+    retain_docs_per_entity: int = 1
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=1, batch_size=16, lr=3e-4, scheduler="constant"))
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    batch_size: int = 64
+    max_new_tokens: int = 12
+    utility_entities: int = 0         # non-target entities scored for utility; 0 = all
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_new_tokens < 1:
+            raise UserError("batch_size and max_new_tokens must be >= 1")
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "default"
+    seed: int = 0                     # targets, wrong values, unlearning order
+    model: str = "builtin"            # or a local path to any Hugging Face causal LM
+    device: str = "auto"              # auto | cpu | cuda
+    precision: str = "fp32"           # fp32 | bf16 (autocast; GPU)
+    runs_dir: str = "runs"
+    keep_models: bool = False
+    progress: bool = True
+    world: WorldConfig = field(default_factory=WorldConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
+    unlearn: UnlearnConfig = field(default_factory=UnlearnConfig)
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    hparams: dict[str, dict] = field(default_factory=lambda: {
+        "npo": {"beta": 1.0}, "npo_retain": {"beta": 1.0}})
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self):
+        _one_of("device", self.device, ("auto", "cpu", "cuda"))
+        _one_of("precision", self.precision, ("fp32", "bf16"))
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise UserError(f"name must be a plain folder name, got {self.name!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        return digest(self.to_dict())
+
+
+def _one_of(key: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise UserError(f"{key}: unknown value {value!r}; valid: {', '.join(valid)}")
+
+
+def digest(obj) -> str:
+    """Stable short hash of a JSON-able object."""
+    blob = json.dumps(obj, sort_keys=True, default=list).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- loading
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Defaults <- YAML file <- `--set key=value` overrides; validated strictly."""
+    user: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"config file not found: {path}")
+        try:
+            user = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise UserError(f"config file {path} is not valid YAML{where}") from None
+        if not isinstance(user, dict):
+            raise UserError(f"config file {path} must hold a mapping of keys to values")
+    for item in overrides:
+        apply_override(user, item)
+    merged = _deep_merge(Config().to_dict(), user)
+    if merged.get("methods") == "all":
+        from unlearnlab.methods import METHODS
+        merged["methods"] = METHODS.names()
+    config = _build(Config, merged, "")
+    _check_methods(config)
+    return config
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Apply one `a.b.c=value` override (value parsed as YAML) to a nested dict."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set expects key=value, got {item!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise UserError(f"--set {key}: value {raw!r} is not valid YAML") from None
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UserError(f"--set {key}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _build(cls, data, path: str):
+    if not isinstance(data, dict):
+        raise UserError(f"{path.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise UserError(f"unknown config key {path + str(unknown[0])!r}; valid keys here: "
+                        f"{', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _convert(hints[k], v, path + k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except UserError as exc:
+        msg = str(exc)
+        raise UserError(f"{path}{msg}" if path and not msg.startswith(path) else msg) from None
+
+
+def _convert(tp, value, key: str):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        return _convert(tp, value, key)
+    if dataclasses.is_dataclass(tp):
+        base = dataclasses.asdict(tp()) if isinstance(value, dict) else {}
+        return _build(tp, _deep_merge(base, value) if isinstance(value, dict) else value, key + ".")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{key}: expected a list, got {value!r}")
+        return tuple(_convert(args[0], v, key) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{key}: expected a mapping, got {value!r}")
+        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise UserError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _check_methods(config: Config) -> None:
+    from unlearnlab.methods import METHODS
+
+    if not config.methods:
+        raise UserError(f"methods: the list is empty; valid: all, {', '.join(METHODS.names())}")
+    for name in config.methods:
+        if name not in METHODS:
+            raise UserError(f"methods: unknown method {name!r}; valid: all, {', '.join(METHODS.names())}")
+    for name, values in config.hparams.items():
+        if name not in METHODS:
+            raise UserError(f"hparams: unknown method {name!r}; valid: {', '.join(METHODS.names())}")
+        METHODS.get(name).hyperparams(values)
+    unknown = [r for r in config.world.relations if r not in RELATION_NAMES]
+    if unknown:
+        raise UserError(f"world.relations: unknown relation {unknown[0]!r}; valid: {', '.join(RELATION_NAMES)}")

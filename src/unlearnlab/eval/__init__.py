@@ -1,0 +1,1 @@
+"""Evaluation: records (the only place the model runs) and metrics (pure functions)."""

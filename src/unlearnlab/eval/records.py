@@ -1,0 +1,108 @@
+"""The one place evaluation runs the model: per-item records for the metrics.
+
+For each question item the record holds the item itself (gold answers, the injected wrong
+value, a random alternative, the candidate pool) and the model's outputs:
+  - `prediction`: the greedy answer (batched generation, left padding, cut at a newline);
+  - `scores`: for each candidate answer, [summed log-prob, number of tokens] of the answer
+    tokens given the prompt (teacher-forced, batched, sequences grouped by length).
+Metrics (eval/metrics.py) are pure functions of these records.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+import torch
+
+from unlearnlab.models.loading import autocast
+from unlearnlab.train.batches import collate, prompt_answers
+from unlearnlab.train.forward import forward
+from unlearnlab.world.corpora import qa_prompt
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    entity: str
+    relation: str
+    question: str
+    answers: tuple[str, ...]
+    group: str                        # "target" or "utility"
+    corrupted: str | None = None      # the injected wrong value (target items)
+    random_alt: str | None = None     # an alternative that is neither the truth nor the wrong value
+    pool: tuple[str, ...] = ()        # candidates ranked by the probe (empty: no probe)
+
+
+def make_items(facts: dict, entities: list[str], group: str, pools: dict[str, list[str]],
+               wrong: dict[str, dict[str, str]] | None, seed: int, probe: bool) -> list[EvalItem]:
+    """Question items for `entities`; target items carry the wrong value and a random alternative."""
+    rng = random.Random(seed)
+    items = []
+    for entity in entities:
+        for relation, fact in facts[entity].items():
+            answers = tuple(fact["answers"])
+            corrupted = wrong[entity][relation] if wrong else None
+            alt = None
+            if probe:
+                others = [v for v in pools[relation] if v not in answers and v != corrupted]
+                alt = rng.choice(others) if others else None
+            items.append(EvalItem(entity, relation, fact["question"], answers, group, corrupted,
+                                  alt, tuple(pools[relation]) if probe else ()))
+    return items
+
+
+def candidates(item: EvalItem) -> list[str]:
+    extra = [item.answers[0], item.corrupted, item.random_alt] if item.pool else []
+    return list(dict.fromkeys(list(item.pool) + [c for c in extra if c]))
+
+
+@torch.no_grad()
+def make_records(model, tokenizer, items: list[EvalItem], batch_size: int, max_new_tokens: int,
+                 precision: str = "fp32") -> list[dict]:
+    model.eval()
+    prompts = [qa_prompt(item.question) for item in items]
+    with autocast(model.device, precision):
+        predictions = greedy_answers(model, tokenizer, prompts, batch_size, max_new_tokens)
+        pairs = [(i, cand) for i, item in enumerate(items) for cand in candidates(item)]
+        scores = answer_logprobs(model, tokenizer, [prompts[i] for i, _ in pairs],
+                                 [c for _, c in pairs], batch_size)
+    per_item: list[dict] = [{} for _ in items]
+    for (i, cand), score in zip(pairs, scores):
+        per_item[i][cand] = score
+    return [{**asdict(item), "prediction": pred, "scores": sc}
+            for item, pred, sc in zip(items, predictions, per_item)]
+
+
+def _by_length(lengths: list[int], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+def answer_logprobs(model, tokenizer, prompts: list[str], answers: list[str],
+                    batch_size: int) -> list[list[float]]:
+    """[summed log-prob, n tokens] of ' ' + answer after each prompt (teacher-forced)."""
+    examples = prompt_answers(tokenizer, prompts, [" " + a for a in answers], max_len=1024, eos=False)
+    out: list[list[float]] = [[0.0, 0]] * len(prompts)
+    for idx in _by_length([len(x) for x in examples.input_ids], batch_size):
+        fw = forward(model, collate(examples, idx, tokenizer.pad_token_id).to(model.device))
+        for i, lp, n in zip(idx, fw.seq_logps.tolist(), fw.n_tokens.tolist()):
+            out[i] = [lp, int(n)]
+    return out
+
+
+def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
+                   max_new_tokens: int) -> list[str]:
+    """Greedy continuation of each prompt, cut at the first newline and stripped."""
+    examples = prompt_answers(tokenizer, prompts, [""] * len(prompts), max_len=1024, eos=False)
+    out = [""] * len(prompts)
+    for idx in _by_length([len(x) for x in examples.input_ids], batch_size):
+        batch = collate(examples, idx, tokenizer.pad_token_id, left_pad=True).to(model.device)
+        generated = model.generate(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        new = generated[:, batch.input_ids.shape[1]:]
+        for i, row in zip(idx, new):
+            text = tokenizer.decode(row, skip_special_tokens=True)
+            out[i] = text.split("\n")[0].strip()
+    return out

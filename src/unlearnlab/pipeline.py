@@ -1,0 +1,119 @@
+"""The RESTOR experiment end to end: world -> clean -> corrupted -> unlearned -> evaluated.
+
+    world ──► pretrain (clean, cached) ──► corrupt ──► unlearn (one per method) ──► evaluate
+
+Writes `runs/<name>/`: manifest.json (resolved config and its hash, seed, versions, device,
+per-stage wall time), facts.json, corruption.json, curves/*.json (loss curves),
+records/*.json (per-item model outputs), results.json (per model: aggregates with n and
+95% CI, and per-item values) and summary.md. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from unlearnlab.config import Config
+from unlearnlab.eval.metrics import restoration, score
+from unlearnlab.eval.records import make_items, make_records
+from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
+from unlearnlab.runs import atomic_write_json, atomic_write_text, versions
+from unlearnlab.stages import corrupt, pretrain, unlearn
+from unlearnlab.summary import summary_markdown
+from unlearnlab.train.batches import documents
+from unlearnlab.world.facts import value_pools
+from unlearnlab.world.generator import generate_world
+
+
+class Timer:
+    def __init__(self):
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+def run(cfg: Config, log=print) -> Path:
+    """Run the whole experiment; return the run directory."""
+    device = pick_device(cfg.device)
+    timer = Timer()
+    run_dir = Path(cfg.runs_dir) / cfg.name
+    manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
+                "seed": cfg.seed, "device": str(device), "versions": versions()}
+
+    with timer("world"):
+        world = generate_world(cfg.world.seed, cfg.world.n_entities, cfg.world.relations)
+        facts = world.facts()
+        plan = corrupt.plan(cfg, world)
+    if cfg.model == "builtin":
+        with timer("pretrain"):
+            clean_path, cached = pretrain.run(cfg, world, device)
+        manifest["clean_model"] = {"path": str(clean_path), "cached": cached,
+                                   "cache_key": pretrain.cache_key(cfg)}
+        log(f"clean model: {clean_path} ({'cached' if cached else 'trained'})")
+    else:
+        clean_path = Path(cfg.model)
+        manifest["clean_model"] = {"path": str(clean_path), "cached": False}
+    model, tokenizer = load_causal_lm(clean_path, device)
+
+    pools = value_pools(facts)
+    others = plan.non_targets(world)
+    if cfg.eval.utility_entities:
+        others = random.Random(cfg.seed).sample(others, min(cfg.eval.utility_entities, len(others)))
+    items = (make_items(facts, plan.targets, "target", pools, plan.wrong, cfg.seed, probe=True)
+             + make_items(facts, others, "utility", pools, None, cfg.seed, probe=False))
+    results = {"config_hash": cfg.hash(), "seed": cfg.seed,
+               "items": {g: [[i.entity, i.relation] for i in items if i.group == g]
+                         for g in ("target", "utility")},
+               "models": {}}
+
+    def evaluate(label: str, m) -> None:
+        with timer(f"evaluate"):
+            records = make_records(m, tokenizer, items, cfg.eval.batch_size,
+                                   cfg.eval.max_new_tokens, cfg.precision)
+        atomic_write_json(run_dir / "records" / f"{label}.json", records)
+        scores = score(records)
+        results["models"][label] = {
+            "metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "direction")}
+                        for k, v in scores.items()},
+            "values": {k: v["values"] for k, v in scores.items()}}
+        if cfg.keep_models:
+            save_causal_lm(m, tokenizer, run_dir / "models" / label)
+
+    atomic_write_json(run_dir / "facts.json", facts)
+    atomic_write_json(run_dir / "corruption.json", dataclasses.asdict(plan))
+    evaluate("clean", model)
+    with timer("corrupt"):
+        model, curve = corrupt.run(cfg, model, tokenizer, plan)
+    atomic_write_json(run_dir / "curves" / "corrupt.json", curve)
+    evaluate("corrupted", model)
+
+    forget = documents(tokenizer, plan.documents, corrupt.MAX_LEN)
+    retain = documents(tokenizer, plan.retain, corrupt.MAX_LEN)
+    for name in cfg.methods:
+        student = copy.deepcopy(model)
+        with timer(f"unlearn:{name}"):
+            curve = unlearn.run(cfg, name, student, tokenizer, forget, retain)
+        atomic_write_json(run_dir / "curves" / f"{name}.json", curve)
+        evaluate(name, student)
+        del student
+        log(f"{name}: done")
+
+    acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in results["models"].items()}
+    results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
+                              for name in cfg.methods}
+    manifest["wall_time_s"] = timer.stages
+    manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
+    table = summary_markdown(results, cfg.methods)
+    atomic_write_json(run_dir / "results.json", results)
+    atomic_write_text(run_dir / "summary.md", table)
+    atomic_write_json(run_dir / "manifest.json", manifest)
+    log(table)
+    return run_dir

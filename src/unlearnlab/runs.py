@@ -1,0 +1,65 @@
+"""Run directories, the artifact cache, and atomic writes.
+
+Every file is written to a temporary sibling and renamed into place, so an interrupted or
+failed run never leaves a half-written file; a cached model folder appears only complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """`$UNLEARNLAB_CACHE`, else `$XDG_CACHE_HOME/unlearnlab`, else `~/.cache/unlearnlab`."""
+    if os.environ.get("UNLEARNLAB_CACHE"):
+        return Path(os.environ["UNLEARNLAB_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "unlearnlab"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
+
+
+def atomic_dir(final: Path, build) -> Path:
+    """Create folder `final` by calling `build(tmp_dir)` and renaming; reuse it if present."""
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        build(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def versions() -> dict[str, str]:
+    import tokenizers
+    import torch
+    import transformers
+
+    from unlearnlab import __version__
+
+    return {"unlearnlab": __version__, "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "platform": platform.platform()}

@@ -1,0 +1,1 @@
+"""Pipeline stages: pretrain (clean), corrupt, unlearn; evaluation lives in `unlearnlab.eval`."""

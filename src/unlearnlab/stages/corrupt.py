@@ -1,0 +1,66 @@
+"""Stage 2: corruption (RESTOR, Rezaei et al. 2024, arXiv 2411.00204).
+
+Pick target entities; for each of their facts draw a wrong value from the relation's pool;
+write corruption documents stating the wrong facts, each mixing in `context_facts` (k) true
+facts about non-target entities; fine-tune the clean model on them (optionally through LoRA
+adapters, merged afterwards). The documents become the forget set of unlearning.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from unlearnlab.config import Config
+from unlearnlab.errors import UserError
+from unlearnlab.train.batches import documents
+from unlearnlab.train.loop import FINETUNE, train
+from unlearnlab.world.corpora import corruption_documents, draw_wrong_values, retain_documents
+from unlearnlab.world.generator import World
+
+MAX_LEN = 256
+
+
+@dataclass(frozen=True)
+class Corruption:
+    targets: list[str]
+    wrong: dict[str, dict[str, str]]        # entity -> relation -> injected value
+    documents: list[str]                    # the corruption corpus = the forget set
+    retain: list[str]                       # clean documents about non-target entities
+
+    def non_targets(self, world: World) -> list[str]:
+        return [e for e in world.entities if e not in self.wrong]
+
+
+def plan(cfg: Config, world: World) -> Corruption:
+    """Targets, wrong values, forget and retain documents: all drawn from `cfg.seed`."""
+    c = cfg.corruption
+    if c.n_targets >= len(world.entities):
+        raise UserError(f"corruption.n_targets must be below world.n_entities "
+                        f"({len(world.entities)}), got {c.n_targets}")
+    rng = random.Random(cfg.seed)
+    targets = sorted(rng.sample(list(world.entities), c.n_targets), key=world.entities.index)
+    wrong = draw_wrong_values(world, targets, rng)
+    docs = corruption_documents(world, wrong, c.docs_per_target, c.context_facts, rng)
+    others = [e for e in world.entities if e not in wrong]
+    retain = retain_documents(world, others, cfg.unlearn.retain_docs_per_entity, rng)
+    return Corruption(targets, wrong, docs, retain)
+
+
+def run(cfg: Config, model, tokenizer, corruption: Corruption):
+    """Fine-tune `model` on the corruption documents; return (corrupted model, loss curve)."""
+    forget = documents(tokenizer, corruption.documents, MAX_LEN)
+    params = None
+    lora = cfg.corruption.lora
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha,
+                                                 target_modules=list(lora.targets)))
+        params = [p for p in model.parameters() if p.requires_grad]
+    curve = train(model, FINETUNE, cfg.corruption.train, forget=forget,
+                  pad_id=tokenizer.pad_token_id, seed=cfg.seed, params=params, desc="corrupt",
+                  progress=cfg.progress, precision=cfg.precision)
+    if lora is not None:
+        model = model.merge_and_unload()
+    return model, curve

@@ -1,0 +1,1 @@
+"""The one training loop, batch building, and what forward passes compute."""

@@ -1,0 +1,82 @@
+"""Tokenized example sets and their collation into padded batches.
+
+An `ExampleSet` keeps, per item, the token ids and a loss mask (1 on tokens whose
+log-probability counts: every token of a document, only the answer of a prompt/answer pair).
+Batches carry the items' indices so precomputed per-item reference values can be looked up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ExampleSet:
+    input_ids: list[list[int]]
+    loss_mask: list[list[int]]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor       # (B, T)
+    attention_mask: torch.Tensor  # (B, T)
+    loss_mask: torch.Tensor       # (B, T) 1 where the token's log-prob counts
+    idx: torch.Tensor             # (B,) item indices in the ExampleSet
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) for t in (self.input_ids, self.attention_mask,
+                                              self.loss_mask)), self.idx)
+
+
+def documents(tokenizer, texts: list[str], max_len: int) -> ExampleSet:
+    """Each text as BOS + tokens + EOS (truncated to `max_len`), every token counted."""
+    ids = [[tokenizer.bos_token_id] + tokenizer.encode(t, add_special_tokens=False)[: max_len - 2]
+           + [tokenizer.eos_token_id] for t in texts]
+    return ExampleSet(ids, [[0] + [1] * (len(x) - 1) for x in ids])
+
+
+def prompt_answers(tokenizer, prompts: list[str], answers: list[str], max_len: int,
+                   eos: bool = True) -> ExampleSet:
+    """BOS + prompt + answer (+ EOS); only the answer tokens (and EOS) are counted.
+
+    The answer is tokenized in context (`prompt + answer`), so a byte-level BPE merges the
+    leading space exactly as it would in running text.
+    """
+    ids, masks = [], []
+    for prompt, answer in zip(prompts, answers):
+        p = tokenizer.encode(prompt, add_special_tokens=False)
+        full = tokenizer.encode(prompt + answer, add_special_tokens=False)
+        n_prompt = _common_prefix(p, full)
+        seq = [tokenizer.bos_token_id] + full + ([tokenizer.eos_token_id] if eos else [])
+        seq = seq[-max_len:]
+        n_answer = len(full) - n_prompt + int(eos)
+        ids.append(seq)
+        masks.append([0] * (len(seq) - n_answer) + [1] * n_answer)
+    return ExampleSet(ids, masks)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def collate(examples: ExampleSet, idx: list[int], pad_id: int, left_pad: bool = False) -> Batch:
+    rows = [examples.input_ids[i] for i in idx]
+    masks = [examples.loss_mask[i] for i in idx]
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    loss_mask = torch.zeros((len(rows), width), dtype=torch.float32)
+    for b, (row, mask) in enumerate(zip(rows, masks)):
+        sl = slice(width - len(row), width) if left_pad else slice(0, len(row))
+        input_ids[b, sl] = torch.tensor(row)
+        attention[b, sl] = 1
+        loss_mask[b, sl] = torch.tensor(mask, dtype=torch.float32)
+    return Batch(input_ids, attention, loss_mask, torch.tensor(idx, dtype=torch.long))

@@ -1,0 +1,161 @@
+"""THE training loop: pretraining, corruption, retraining and unlearning all run here.
+
+What varies is data, never a copied loop: which example sets feed each step (`forget`, and
+`retain` when the objective needs it), which loss turns the forward results into a scalar
+(`Objective.loss`), and which parameters train (`params`). The loop is seeded, accumulates
+gradients, clips, schedules the learning rate, shows a progress bar with loss and ETA, and
+returns (and optionally writes) the loss curve.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from unlearnlab.errors import UserError
+from unlearnlab.models.loading import autocast
+from unlearnlab.train.batches import ExampleSet, collate
+from unlearnlab.train.forward import forward
+from unlearnlab.train.inputs import StepInputs, nll
+
+SCHEDULERS = ("linear", "constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run (AdamW)."""
+
+    epochs: float = 1.0          # passes over the forget/training set (ignored if max_steps > 0)
+    max_steps: int = 0
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    scheduler: str = "linear"
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self):
+        if self.scheduler not in SCHEDULERS:
+            raise UserError(f"scheduler: unknown value {self.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+        for name in ("batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise UserError(f"lr must be > 0, got {self.lr}")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise UserError("set epochs > 0 or max_steps > 0")
+
+    def total_steps(self, n_items: int) -> int:
+        if self.max_steps > 0:
+            return self.max_steps
+        return max(1, math.ceil(self.epochs * n_items / (self.batch_size * self.grad_accum)))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A loss over `StepInputs` and what the loop must compute for it."""
+
+    loss: Callable[[StepInputs], tuple[torch.Tensor, dict]]
+    needs_retain: bool = False
+    needs_ref_forget: bool = False     # reference log pi_ref(y) on forget items
+    needs_ref_retain: bool = False     # reference token distributions on retain items
+    needs_logits: bool = False         # keep (B, T-1, V) logits of the retain batch
+
+
+def finetune_loss(inputs: StepInputs) -> tuple[torch.Tensor, dict]:
+    """Plain next-token NLL on the training batch (pretraining, corruption, retraining)."""
+    loss = nll(inputs.forget)
+    return loss, {"nll": loss.item()}
+
+
+FINETUNE = Objective(finetune_loss)
+
+
+def index_stream(n: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Endless full batches of indices over shuffled epochs of `n` items."""
+    order: list[int] = []
+    while True:
+        while len(order) < batch_size:
+            epoch = list(range(n))
+            rng.shuffle(epoch)
+            order += epoch
+        yield order[:batch_size]
+        order = order[batch_size:]
+
+
+def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, pad_id: int,
+          seed: int, retain: ExampleSet | None = None, reference=None, params=None,
+          desc: str = "train", progress: bool = True, precision: str = "fp32",
+          on_step: Callable[[int], None] | None = None) -> list[dict]:
+    """Train `model` in place; return the loss curve as one dict per optimizer step.
+
+    params: the parameters to train (default: all). The others get no gradient and stay
+    bit-for-bit unchanged. on_step(step) runs after each optimizer step (evaluation hooks).
+    """
+    if len(forget) == 0:
+        raise UserError(f"{desc}: the training (forget) set is empty")
+    if objective.needs_retain and (retain is None or len(retain) == 0):
+        raise UserError(f"{desc}: this method needs a retain set, and it is empty")
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    params = list(params) if params is not None else [p for p in model.parameters()]
+    trainable = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in trainable)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = cfg.total_steps(len(forget))
+    name = {"constant": "constant_with_warmup"}.get(cfg.scheduler, cfg.scheduler)
+    scheduler = get_scheduler(name, optimizer, num_warmup_steps=int(cfg.warmup_ratio * steps),
+                              num_training_steps=steps)
+    forget_ids = index_stream(len(forget), cfg.batch_size, rng)
+    retain_ids = index_stream(len(retain), cfg.batch_size, rng) if objective.needs_retain else None
+    device = next(model.parameters()).device
+    model.train()
+    curve = []
+    bar = tqdm(range(steps), desc=desc, disable=None if progress else True, leave=False,
+               dynamic_ncols=True)  # None: shown only on a terminal
+    for step in bar:
+        totals: dict[str, float] = {}
+        for _ in range(cfg.grad_accum):
+            with autocast(device, precision):
+                inputs = _step_inputs(model, objective, forget, next(forget_ids), retain,
+                                      retain_ids, reference, pad_id, device)
+                loss, stats = objective.loss(inputs)
+            (loss / cfg.grad_accum).backward()
+            for key, value in {"loss": loss.item(), **stats}.items():
+                totals[key] = totals.get(key, 0.0) + value / cfg.grad_accum
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        curve.append({"step": step + 1, "lr": scheduler.get_last_lr()[0],
+                      "grad_norm": float(grad_norm), **totals})
+        bar.set_postfix(loss=f"{totals['loss']:.4f}")
+        if on_step is not None:
+            on_step(step + 1)
+    bar.close()
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return curve
+
+
+def _step_inputs(model, objective, forget, forget_idx, retain, retain_ids, reference, pad_id,
+                 device) -> StepInputs:
+    fb = collate(forget, forget_idx, pad_id).to(device)
+    inputs = StepInputs(forget=forward(model, fb))
+    if objective.needs_ref_forget:
+        inputs.ref_forget_logps = reference.forget_logps(fb)
+    if objective.needs_retain:
+        rb = collate(retain, next(retain_ids), pad_id).to(device)
+        inputs.retain = forward(model, rb, keep_logits=objective.needs_logits)
+        if objective.needs_ref_retain:
+            inputs.ref_retain_logprobs = reference.retain_logprobs(rb)
+    return inputs
