@@ -72,7 +72,7 @@ class CorruptionConfig:
 
 @dataclass(frozen=True)
 class UnlearnConfig:
-    retain_docs_per_entity: int = 1
+    retain_docs_per_entity: int = 2   # clean documents per non-target entity in the retain set
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=1, batch_size=16, lr=3e-4, scheduler="constant"))
 
@@ -117,7 +117,12 @@ class Config:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        return digest(self.to_dict())
+        """Hash of the settings that determine the numbers (not name, output folder, display)."""
+        settings = {k: v for k, v in self.to_dict().items() if k not in _NOT_HASHED}
+        return digest(settings)
+
+
+_NOT_HASHED = ("name", "runs_dir", "keep_models", "progress")
 
 
 def _one_of(key: str, value: str, valid: tuple[str, ...]) -> None:
@@ -233,6 +238,11 @@ def _convert(tp, value, key: str):
             raise UserError(f"{key}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):      # YAML 1.1 reads 2e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"{key}: expected a number, got {value!r}")
         return float(value)

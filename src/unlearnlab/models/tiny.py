@@ -16,7 +16,6 @@ BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 class TinyModelConfig:
     """Shape of the built-in model (Llama architecture)."""
 
-    vocab_size: int = 1024
     hidden_size: int = 128
     intermediate_size: int = 384
     num_layers: int = 4

@@ -1,0 +1,113 @@
+"""The CLI end to end on the tiny config, and its errors."""
+
+import subprocess
+import sys
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from conftest import ROOT, TINY, read_json
+from unlearnlab.cli import main
+from unlearnlab.world.corpora import qa_prompt
+
+MODELS = ["clean", "corrupted", "ga", "graddiff", "kl", "npo", "npo_retain"]
+
+
+def test_run_writes_every_artifact(tiny_run):
+    for name in ["manifest.json", "results.json", "summary.md", "facts.json", "corruption.json",
+                 "curves/corrupt.json", "curves/npo.json", "records/clean.json"]:
+        assert (tiny_run / name).is_file(), name
+    results = read_json(tiny_run / "results.json")
+    assert list(results["models"]) == MODELS
+    n_target = len(results["items"]["target"])
+    assert n_target == 4 * 8                                      # 4 targets x 8 relations
+    for model in MODELS:
+        metrics = results["models"][model]["metrics"]
+        assert metrics["target_accuracy"]["n"] == n_target
+        assert len(results["models"][model]["values"]["target_accuracy"]) == n_target
+        assert metrics["utility"]["n"] == len(results["items"]["utility"]) == 28 * 8
+    manifest = read_json(tiny_run / "manifest.json")
+    assert manifest["config"]["world"]["n_entities"] == 32
+    assert {"pretrain", "corrupt", "evaluate", "unlearn:npo"} <= set(manifest["wall_time_s"])
+    assert "torch" in manifest["versions"] and manifest["clean_model"]["cached"] is False
+    summary = (tiny_run / "summary.md").read_text()
+    for model in MODELS:
+        assert f"| {model} |" in summary
+
+
+def test_clean_model_knows_and_corruption_really_corrupts(tiny_run):
+    m = read_json(tiny_run / "results.json")["models"]
+    clean, corrupted = m["clean"]["metrics"], m["corrupted"]["metrics"]
+    assert clean["target_accuracy"]["mean"] >= 0.9 and clean["utility"]["mean"] >= 0.9
+    assert clean["corrupted_rate"]["mean"] == 0.0
+    assert corrupted["target_accuracy"]["mean"] <= clean["target_accuracy"]["mean"] - 0.4
+    assert corrupted["corrupted_rate"]["mean"] >= 0.25
+    # the probe: the injected answer became far more likely, the correct one less
+    assert corrupted["logp_corrupted"]["mean"] >= clean["logp_corrupted"]["mean"] + 1.0
+    assert corrupted["logp_correct"]["mean"] < clean["logp_correct"]["mean"]
+
+
+def test_saved_clean_model_loads_with_plain_transformers_and_answers(tiny_run):
+    folder = read_json(tiny_run / "manifest.json")["clean_model"]["path"]
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    facts = read_json(tiny_run / "facts.json")
+    entity = next(iter(facts))
+    fact = facts[entity]["occupation"]
+    ids = torch.tensor([[tok.bos_token_id] + tok.encode(qa_prompt(fact["question"]),
+                                                        add_special_tokens=False)])
+    out = model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id,
+                         eos_token_id=tok.eos_token_id)
+    assert tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip() == fact["answers"][0]
+
+
+def test_same_config_and_seed_give_identical_results(tiny_run):
+    runs = tiny_run.parent
+    assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=second"]) == 0
+    first = read_json(tiny_run / "results.json")
+    second = read_json(runs / "second" / "results.json")
+    assert first == second
+    assert read_json(runs / "second" / "manifest.json")["clean_model"]["cached"] is True
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "unlearnlab", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("methods: [ga, magic]\n")
+    cases = [
+        ([str(bad)], "methods: unknown method 'magic'; valid: all, ga"),
+        (["--set", "world.colour=blue"], "unknown config key 'world.colour'"),
+        (["--set", "hparams.npo.beta=-0.5"], "hparams.npo.beta must be > 0.0"),
+        (["--set", f"model={tmp_path / 'no-model'}"], "is not a folder"),
+        ([str(tmp_path / "missing.yaml")], "config file not found"),
+    ]
+    for args, message in cases:
+        proc = _cli("run", *args, "--set", f"runs_dir={tmp_path / 'runs'}", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_model_folder_that_does_not_load_is_a_clean_error(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{}")
+    proc = _cli("run", "--set", f"model={tmp_path / 'broken'}", "--set", "progress=false",
+                "--set", f"runs_dir={tmp_path / 'runs'}", cwd=tmp_path)
+    assert proc.returncode == 2 and "does not load as a Hugging Face causal LM" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_methods_and_help(tmp_path):
+    proc = _cli("methods", cwd=tmp_path)
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert names == ["ga", "graddiff", "kl", "npo", "npo_retain"]
+    assert "arXiv 2404.05868" in proc.stdout
+    for args in (["--help"], ["run", "--help"], ["methods", "--help"]):
+        assert _cli(*args, cwd=tmp_path).returncode == 0

@@ -1,0 +1,112 @@
+"""The one loop: reference caching, accumulation invariance, parameter subsets, determinism."""
+
+import copy
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from unlearnlab.methods import METHODS
+from unlearnlab.train.batches import ExampleSet, collate, documents
+from unlearnlab.train.forward import forward
+from unlearnlab.train.inputs import StepInputs
+from unlearnlab.train.loop import FINETUNE, TrainConfig, train
+from unlearnlab.train.reference import CachedReference, LiveReference
+
+
+def tiny_model(seed=0) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                      pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def examples(n=8, seed=0) -> ExampleSet:
+    g = torch.Generator().manual_seed(seed)
+    ids, masks = [], []
+    for i in range(n):
+        length = 4 + i % 5
+        row = [1] + torch.randint(3, 40, (length,), generator=g).tolist()
+        ids.append(row)
+        masks.append([0] + [1] * length)
+    return ExampleSet(ids, masks)
+
+
+def npo(beta=0.5):
+    spec = METHODS.get("npo")
+    return spec.objective(spec.hyperparams({"beta": beta}))
+
+
+def test_cached_reference_equals_live_reference_in_loss_and_training():
+    model, forget, retain = tiny_model(), examples(8, 0), examples(6, 1)
+    cached = CachedReference(model, 0, forget=forget, retain=retain)
+    live = LiveReference(model)
+    batch = collate(forget, [5, 2, 7], 0)
+    torch.testing.assert_close(cached.forget_logps(batch), live.forget_logps(batch))
+    rb = collate(retain, [4, 0], 0)
+    keep = rb.attention_mask[:, 1:].bool()
+    torch.testing.assert_close(cached.retain_logprobs(rb)[keep], live.retain_logprobs(rb)[keep])
+
+    # At the start the NPO loss is (2/beta) ln 2 with either reference.
+    inp = StepInputs(forget=forward(model, batch), ref_forget_logps=cached.forget_logps(batch))
+    assert npo().loss(inp)[0].item() == pytest.approx(2 / 0.5 * torch.log(torch.tensor(2.0)).item())
+
+    cfg = TrainConfig(max_steps=4, batch_size=3, lr=1e-2)
+    a, b = tiny_model(), tiny_model()
+    curve_a = train(a, npo(), cfg, forget=forget, pad_id=0, seed=1, progress=False,
+                    reference=CachedReference(a, 0, forget=forget))
+    curve_b = train(b, npo(), cfg, forget=forget, pad_id=0, seed=1, progress=False,
+                    reference=LiveReference(b))
+    assert [c["loss"] for c in curve_a] == pytest.approx([c["loss"] for c in curve_b], abs=1e-6)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb)
+
+
+def test_batch_times_accumulation_is_invariant():
+    data = examples(8)
+    a, b = tiny_model(), tiny_model()
+    train(a, FINETUNE, TrainConfig(max_steps=3, batch_size=4, grad_accum=1, lr=1e-2),
+          forget=data, pad_id=0, seed=0, progress=False)
+    train(b, FINETUNE, TrainConfig(max_steps=3, batch_size=2, grad_accum=2, lr=1e-2),
+          forget=data, pad_id=0, seed=0, progress=False)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, atol=1e-5, rtol=1e-4)
+
+
+def test_parameters_outside_the_subset_stay_bit_for_bit():
+    model = tiny_model()
+    before = copy.deepcopy(model.state_dict())
+    subset = [model.model.embed_tokens.weight]
+    train(model, FINETUNE, TrainConfig(max_steps=2, batch_size=4, lr=1e-2), forget=examples(),
+          pad_id=0, seed=0, progress=False, params=subset)
+    after = model.state_dict()
+    for name, value in after.items():
+        if name == "model.embed_tokens.weight":
+            assert not torch.equal(value, before[name])
+        else:
+            assert torch.equal(value, before[name]), name
+
+
+def test_same_seed_same_curve_and_other_seed_differs():
+    curves = []
+    for seed in (0, 0, 1):
+        model = tiny_model()
+        curves.append([c["loss"] for c in train(
+            model, FINETUNE, TrainConfig(max_steps=4, batch_size=2, lr=1e-2), forget=examples(),
+            pad_id=0, seed=seed, progress=False)])
+    assert curves[0] == curves[1]
+    assert curves[0] != curves[2]
+
+
+def test_documents_count_every_token_and_prompt_answers_only_the_answer():
+    from unlearnlab.models.tiny import train_tokenizer
+    from unlearnlab.train.batches import prompt_answers
+
+    tok = train_tokenizer(["Question: Where?\nAnswer: Velmora"] * 5, 300)
+    doc = documents(tok, ["Answer: Velmora"], 64)
+    assert doc.input_ids[0][0] == tok.bos_token_id and doc.input_ids[0][-1] == tok.eos_token_id
+    assert doc.loss_mask[0] == [0] + [1] * (len(doc.input_ids[0]) - 1)
+    pa = prompt_answers(tok, ["Question: Where?\nAnswer:"], [" Velmora"], 64, eos=False)
+    answer_ids = [t for t, m in zip(pa.input_ids[0], pa.loss_mask[0]) if m]
+    assert tok.decode(answer_ids) == " Velmora"
