@@ -1,0 +1,67 @@
+"""Wall time of the default benchmark, cold (clean model trained) and warm (clean model cached).
+
+Targets (issue: foundation): cold <= 300 s, warm <= 90 s on a 2-core CPU machine.
+Runs `python -m unlearnlab run` twice against a fresh cache folder and prints the figures,
+the machine, and each run's headline numbers. Extra arguments go to both runs as --set
+overrides, e.g. `python benchmarks/wall_time.py device=cuda precision=bf16`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {"cold": 300.0, "warm": 90.0}
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{os.cpu_count()} cores ({cpu}), torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads, {gpu}")
+
+
+def main(overrides: list[str]) -> int:
+    print(f"machine: {machine()}")
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "UNLEARNLAB_CACHE": str(Path(tmp) / "cache")}
+        for phase in ("cold", "warm"):
+            sets = [f"runs_dir={tmp}/runs", f"name={phase}", "progress=false", *overrides]
+            cmd = [sys.executable, "-m", "unlearnlab", "run"]
+            for s in sets:
+                cmd += ["--set", s]
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            if proc.returncode != 0:
+                print(proc.stderr[-2000:])
+                return 1
+            run_dir = Path(tmp) / "runs" / phase
+            stages = json.loads((run_dir / "manifest.json").read_text())["wall_time_s"]
+            ok = seconds <= TARGETS[phase]
+            failed |= not ok
+            print(f"{phase}: {seconds:.1f} s (target <= {TARGETS[phase]:.0f} s: "
+                  f"{'met' if ok else 'MISSED'}); stages: "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+        print((run_dir / "summary.md").read_text())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
