@@ -91,16 +91,21 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], proc.stderr
         assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "runs").exists()
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
 
 
-def test_model_folder_that_does_not_load_is_a_clean_error(tmp_path):
+def test_failed_rerun_is_a_clean_error_and_keeps_the_previous_run(tiny_run, tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{}")
-    proc = _cli("run", "--set", f"model={tmp_path / 'broken'}", "--set", "progress=false",
-                "--set", f"runs_dir={tmp_path / 'runs'}", cwd=tmp_path)
+    before = (tiny_run / "results.json").read_bytes()
+    proc = _cli("run", str(TINY), "--set", f"model={tmp_path / 'broken'}",
+                "--set", f"runs_dir={tiny_run.parent}", "--set", f"name={tiny_run.name}",
+                cwd=tmp_path)
     assert proc.returncode == 2 and "does not load as a Hugging Face causal LM" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert (tiny_run / "results.json").read_bytes() == before
+    assert not [p.name for p in tiny_run.parent.iterdir() if p.name.startswith(".")]
 
 
 def test_methods_and_help(tmp_path):

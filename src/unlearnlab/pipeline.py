@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +23,7 @@ from unlearnlab.config import Config
 from unlearnlab.eval.metrics import restoration, score
 from unlearnlab.eval.records import make_items, make_records
 from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
-from unlearnlab.runs import atomic_write_json, atomic_write_text, versions
+from unlearnlab.runs import atomic_write_json, atomic_write_text, replace_dir, versions
 from unlearnlab.stages import corrupt, pretrain, unlearn
 from unlearnlab.summary import summary_markdown
 from unlearnlab.train.batches import documents
@@ -41,10 +43,26 @@ class Timer:
 
 
 def run(cfg: Config, log=print) -> Path:
-    """Run the whole experiment; return the run directory."""
+    """Run the whole experiment; return the run directory.
+
+    The run is written into a hidden temporary folder beside `runs/<name>` and moved into
+    place only when complete, so a failed or interrupted run leaves the previous one intact.
+    """
+    final = Path(cfg.runs_dir) / cfg.name
     device = pick_device(cfg.device)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{cfg.name}.tmp-"))
+    try:
+        _run(cfg, device, tmp, log)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, final)
+    return final
+
+
+def _run(cfg: Config, device, run_dir: Path, log) -> None:
     timer = Timer()
-    run_dir = Path(cfg.runs_dir) / cfg.name
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seed": cfg.seed, "device": str(device), "versions": versions()}
 
@@ -116,4 +134,3 @@ def run(cfg: Config, log=print) -> Path:
     atomic_write_text(run_dir / "summary.md", table)
     atomic_write_json(run_dir / "manifest.json", manifest)
     log(table)
-    return run_dir

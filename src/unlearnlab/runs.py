@@ -63,3 +63,14 @@ def versions() -> dict[str, str]:
     return {"unlearnlab": __version__, "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__, "platform": platform.platform()}
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished folder into place, replacing any previous one whole."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
