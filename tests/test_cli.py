@@ -112,7 +112,7 @@ def test_methods_and_help(tmp_path):
     proc = _cli("methods", cwd=tmp_path)
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names == ["ga", "graddiff", "kl", "npo", "npo_retain"]
+    assert {"ga", "graddiff", "kl", "npo", "npo_retain"} <= set(names)
     assert "arXiv 2404.05868" in proc.stdout
     for args in (["--help"], ["run", "--help"], ["methods", "--help"]):
         assert _cli(*args, cwd=tmp_path).returncode == 0

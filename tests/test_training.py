@@ -40,22 +40,30 @@ def npo(beta=0.5):
 
 def test_cached_reference_equals_live_reference_in_loss_and_training():
     model, forget, retain = tiny_model(), examples(8, 0), examples(6, 1)
-    cached = CachedReference(model, 0, forget=forget, retain=retain)
-    live = LiveReference(model)
+    sets = {"forget": forget, "retain": retain}
+    kinds = ("forget_seq", "forget_dist", "retain_dist", "retain_hidden")
+    cached = CachedReference(model, 0, sets, kinds, hidden_layer=1)
+    live = LiveReference(model, hidden_layer=1)
     batch = collate(forget, [5, 2, 7], 0)
-    torch.testing.assert_close(cached.forget_logps(batch), live.forget_logps(batch))
+    torch.testing.assert_close(cached.get("forget_seq", batch), live.get("forget_seq", batch))
+    keep = batch.attention_mask[:, 1:].bool()
+    torch.testing.assert_close(cached.get("forget_dist", batch)[keep],
+                               live.get("forget_dist", batch)[keep])
     rb = collate(retain, [4, 0], 0)
     keep = rb.attention_mask[:, 1:].bool()
-    torch.testing.assert_close(cached.retain_logprobs(rb)[keep], live.retain_logprobs(rb)[keep])
+    torch.testing.assert_close(cached.get("retain_dist", rb)[keep], live.get("retain_dist", rb)[keep])
+    keep = rb.attention_mask.bool()
+    torch.testing.assert_close(cached.get("retain_hidden", rb)[keep],
+                               live.get("retain_hidden", rb)[keep])
 
     # At the start the NPO loss is (2/beta) ln 2 with either reference.
-    inp = StepInputs(forget=forward(model, batch), ref_forget_logps=cached.forget_logps(batch))
+    inp = StepInputs(forget=forward(model, batch), ref={"forget_seq": cached.get("forget_seq", batch)})
     assert npo().loss(inp)[0].item() == pytest.approx(2 / 0.5 * torch.log(torch.tensor(2.0)).item())
 
     cfg = TrainConfig(max_steps=4, batch_size=3, lr=1e-2)
     a, b = tiny_model(), tiny_model()
     curve_a = train(a, npo(), cfg, forget=forget, pad_id=0, seed=1, progress=False,
-                    reference=CachedReference(a, 0, forget=forget))
+                    reference=CachedReference(a, 0, {"forget": forget}, ("forget_seq",)))
     curve_b = train(b, npo(), cfg, forget=forget, pad_id=0, seed=1, progress=False,
                     reference=LiveReference(b))
     assert [c["loss"] for c in curve_a] == pytest.approx([c["loss"] for c in curve_b], abs=1e-6)

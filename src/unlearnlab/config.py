@@ -73,8 +73,14 @@ class CorruptionConfig:
 @dataclass(frozen=True)
 class UnlearnConfig:
     retain_docs_per_entity: int = 2   # clean documents per non-target entity in the retain set
+    params: str = "all"               # which parameters train: all, embeddings, lm_head, layers:A-B, regex
+    reference: str = "cache"          # cache: reference outputs computed once; live: a frozen copy
+    lora: LoraConfig | None = None    # unlearn through LoRA adapters, merged for evaluation
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=1, batch_size=16, lr=3e-4, scheduler="constant"))
+
+    def __post_init__(self):
+        _one_of("reference", self.reference, ("cache", "live"))
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class Config:
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
     unlearn: UnlearnConfig = field(default_factory=UnlearnConfig)
     methods: tuple[str, ...] = DEFAULT_METHODS
+    plugins: tuple[str, ...] = ()     # modules or .py files that register more methods
     hparams: dict[str, dict] = field(default_factory=lambda: {
         "npo": {"beta": 1.0}, "npo_retain": {"beta": 1.0}})
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -156,8 +163,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
     for item in overrides:
         apply_override(user, item)
     merged = _deep_merge(Config().to_dict(), user)
+    from unlearnlab.methods import METHODS, load_plugins
+
+    plugins = merged.get("plugins") or []
+    load_plugins([plugins] if isinstance(plugins, str) else plugins)
     if merged.get("methods") == "all":
-        from unlearnlab.methods import METHODS
         merged["methods"] = METHODS.names()
     config = _build(Config, merged, "")
     _check_methods(config)
@@ -265,6 +275,12 @@ def _check_methods(config: Config) -> None:
         if name not in METHODS:
             raise UserError(f"hparams: unknown method {name!r}; valid: {', '.join(METHODS.names())}")
         METHODS.get(name).hyperparams(values)
+    if config.model != "builtin" and "retrain" in config.methods:
+        raise UserError("methods: 'retrain' trains from scratch on the built-in world's data and "
+                        "cannot retrain an external model; remove it or use model: builtin")
+    from unlearnlab.train.params import VALID
+    if not config.unlearn.params.strip():
+        raise UserError(f"unlearn.params: empty selector; valid: {VALID}")
     unknown = [r for r in config.world.relations if r not in RELATION_NAMES]
     if unknown:
         raise UserError(f"world.relations: unknown relation {unknown[0]!r}; valid: {', '.join(RELATION_NAMES)}")

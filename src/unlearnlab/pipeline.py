@@ -22,6 +22,7 @@ from pathlib import Path
 from unlearnlab.config import Config
 from unlearnlab.eval.metrics import restoration, score
 from unlearnlab.eval.records import make_items, make_records
+from unlearnlab.methods import METHODS
 from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
 from unlearnlab.runs import atomic_write_json, atomic_write_text, replace_dir, versions
 from unlearnlab.stages import corrupt, pretrain, unlearn
@@ -29,6 +30,10 @@ from unlearnlab.summary import summary_markdown
 from unlearnlab.train.batches import documents
 from unlearnlab.world.facts import value_pools
 from unlearnlab.world.generator import generate_world
+
+
+def _means(scores: dict) -> dict[str, float]:
+    return {k: v["mean"] for k, v in scores.items()}
 
 
 class Timer:
@@ -108,20 +113,31 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
     atomic_write_json(run_dir / "facts.json", facts)
     atomic_write_json(run_dir / "corruption.json", dataclasses.asdict(plan))
     evaluate("clean", model)
+    recorders = {}
+    for name in cfg.methods:
+        spec = METHODS.get(name)
+        if spec.recorder is not None:
+            recorders[name] = spec.recorder(spec.hyperparams(cfg.hparams.get(name)), model)
     with timer("corrupt"):
-        model, curve = corrupt.run(cfg, model, tokenizer, plan)
+        model, curve = corrupt.run(cfg, model, tokenizer, plan, recorders=list(recorders.values()))
     atomic_write_json(run_dir / "curves" / "corrupt.json", curve)
     evaluate("corrupted", model)
 
     forget = documents(tokenizer, plan.documents, corrupt.MAX_LEN)
     retain = documents(tokenizer, plan.retain, corrupt.MAX_LEN)
     for name in cfg.methods:
-        student = copy.deepcopy(model)
+        ctx = unlearn.UnlearnContext(
+            cfg=cfg, model=copy.deepcopy(model), tokenizer=tokenizer, forget=forget,
+            retain=retain, forget_texts=plan.documents, retain_texts=plan.retain, device=device,
+            evaluate=lambda m: _means(score(make_records(m, tokenizer, items, cfg.eval.batch_size,
+                                                         cfg.eval.max_new_tokens, cfg.precision))),
+            extras={"world": world, "plan": plan, "recorders": recorders})
         with timer(f"unlearn:{name}"):
-            curve = unlearn.run(cfg, name, student, tokenizer, forget, retain)
-        atomic_write_json(run_dir / "curves" / f"{name}.json", curve)
-        evaluate(name, student)
-        del student
+            outcome = unlearn.run(name, ctx)
+        atomic_write_json(run_dir / "curves" / f"{name}.json", outcome.curve)
+        evaluate(name, outcome.model)
+        results["models"][name]["info"] = outcome.info
+        del ctx, outcome
         log(f"{name}: done")
 
     acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in results["models"].items()}

@@ -1,19 +1,25 @@
 """The method contract.
 
-A loss method is one file: a frozen dataclass of hyperparameters (validated in
+A *loss method* is one file: a frozen dataclass of hyperparameters (validated in
 `__post_init__`, raising `UserError` with the valid range) and a pure function
 `loss(hp, inputs: StepInputs) -> (scalar, stats)` over tensors the loop already computed.
 `@register_method` records its name, one-line summary, paper, and what the loop must
-compute for it (a retain batch, reference log-probs on forget items, reference token
-distributions on retain items).
+compute for it (forget / retain / alternative batches, reference values, logits, one
+layer's hidden states).
+
+A *procedure method* (task vectors, first-epoch gradient ascent, iterative removal,
+retraining) is a function `procedure(hp, ctx: UnlearnContext) -> Outcome` registered with
+`@register_procedure`; it may run the loop itself, any number of times.
+
+Both kinds live in one registry, `METHODS`; user plugins register with the same decorators.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
 from unlearnlab.errors import UserError
 from unlearnlab.registry import Registry
@@ -26,10 +32,20 @@ class MethodSpec:
     summary: str
     paper: str
     params: type
-    loss: Callable
+    loss: Callable | None = None
+    procedure: Callable | None = None
+    needs_forget: bool = True
     needs_retain: bool = False
-    needs_ref_forget: bool = False
-    needs_ref_retain: bool = False
+    needs_alt: bool = False
+    refs: tuple[str, ...] = ()
+    logits: tuple[str, ...] = ()
+    hidden: bool = False                  # hidden states at the layer `hp.layer`
+    alternatives: Callable | None = None  # (hp, forget_texts) -> one alternative text per item
+    recorder: Callable | None = None      # (hp, model) -> recorder attached to corruption training
+
+    @property
+    def kind(self) -> str:
+        return "loss" if self.loss is not None else "procedure"
 
     def hyperparams(self, values: dict | None = None):
         """Build the hyperparameter dataclass from a config mapping; unknown keys are errors."""
@@ -39,31 +55,79 @@ class MethodSpec:
         if unknown:
             valid = ", ".join(sorted(fields)) or "none"
             raise UserError(f"hparams.{self.name}: unknown key {unknown[0]!r}; valid: {valid}")
-        return self.params(**values)
+        for key, value in list(values.items()):
+            if isinstance(value, list):
+                values[key] = tuple(value)
+        try:
+            return self.params(**values)
+        except TypeError as exc:
+            raise UserError(f"hparams.{self.name}: {exc}") from None
 
     def objective(self, hp) -> Objective:
-        return Objective(partial(self.loss, hp), needs_retain=self.needs_retain,
-                         needs_ref_forget=self.needs_ref_forget,
-                         needs_ref_retain=self.needs_ref_retain,
-                         needs_logits=self.needs_ref_retain)
+        if self.loss is None:
+            raise TypeError(f"{self.name} is a procedure, not a loss")
+        return Objective(partial(self.loss, hp), needs_forget=self.needs_forget,
+                         needs_retain=self.needs_retain, needs_alt=self.needs_alt,
+                         refs=self.refs, logits=self.logits,
+                         hidden_layer=hp.layer if self.hidden else None)
+
+
+@dataclass
+class Outcome:
+    """What a procedure returns: the unlearned model, its loss curve, and facts to report."""
+
+    model: Any
+    curve: list[dict] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
 
 METHODS: Registry[MethodSpec] = Registry("method")
 
 
 def register_method(name: str, *, summary: str, paper: str, params: type,
-                    needs_retain: bool = False, needs_ref_forget: bool = False,
-                    needs_ref_retain: bool = False):
-    """Decorator: register `loss(hp, inputs)` as unlearning method `name`."""
+                    needs_forget: bool = True, needs_retain: bool = False,
+                    needs_alt: bool = False, refs: tuple[str, ...] = (),
+                    logits: tuple[str, ...] = (), hidden: bool = False,
+                    alternatives: Callable | None = None):
+    """Decorator: register `loss(hp, inputs)` as unlearning method `name`.
+
+    needs_alt requires `alternatives(hp, forget_texts) -> list[str]`, one text per forget
+    item (e.g. a refusal), forwarded as `inputs.alt`. hidden=True forwards the hidden states
+    of layer `hp.layer`. A hyperparameter `params` (a selector string), when non-empty,
+    overrides the run's `unlearn.params` for this method.
+    """
+    if needs_alt and alternatives is None:
+        raise ValueError(f"method {name!r}: needs_alt requires an alternatives function")
+
     def decorate(loss: Callable) -> Callable:
-        METHODS.add(name, MethodSpec(name, summary, paper, params, loss, needs_retain,
-                                     needs_ref_forget, needs_ref_retain))
+        METHODS.add(name, MethodSpec(name, summary, paper, params, loss=loss,
+                                     needs_forget=needs_forget, needs_retain=needs_retain,
+                                     needs_alt=needs_alt, refs=tuple(refs),
+                                     logits=tuple(logits), hidden=hidden,
+                                     alternatives=alternatives))
         return loss
     return decorate
 
 
-def check_range(method: str, name: str, value: float, low: float = 0.0, strict: bool = False) -> None:
-    """Raise `UserError` unless value >= low (or > low when strict)."""
-    if value < low or (strict and value == low):
+def register_procedure(name: str, *, summary: str, paper: str, params: type,
+                       recorder: Callable | None = None):
+    """Decorator: register `procedure(hp, ctx) -> Outcome` as unlearning method `name`.
+
+    recorder: `(hp, model) -> object with observe(model, examples, idx)`, attached to the
+    corruption training (where the forget set is learned) to track influence as it trains;
+    the procedure finds it as `ctx.extras["recorders"][name]`.
+    """
+    def decorate(procedure: Callable) -> Callable:
+        METHODS.add(name, MethodSpec(name, summary, paper, params, procedure=procedure,
+                                     recorder=recorder))
+        return procedure
+    return decorate
+
+
+def check_range(method: str, name: str, value: float, low: float = 0.0, strict: bool = False,
+                high: float | None = None) -> None:
+    """Raise `UserError` unless low <= value (< if strict) and value <= high (if given)."""
+    if value < low or (strict and value == low) or (high is not None and value > high):
         op = ">" if strict else ">="
-        raise UserError(f"hparams.{method}.{name} must be {op} {low}, got {value}")
+        bound = f"{op} {low}" + (f" and <= {high}" if high is not None else "")
+        raise UserError(f"hparams.{method}.{name} must be {bound}, got {value}")

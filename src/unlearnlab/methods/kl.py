@@ -27,9 +27,9 @@ class KLParams:
 
 @register_method("kl", summary="ascent on forget + KL to the starting model on retain",
                  paper="Maini et al. 2024 (TOFU), arXiv 2401.06121", params=KLParams,
-                 needs_retain=True, needs_ref_retain=True)
+                 needs_retain=True, refs=("retain_dist",), logits=("retain",))
 def kl_loss(hp: KLParams, inputs: StepInputs):
     forget_nll = nll(inputs.forget)
-    retain_kl = kl_to_reference(inputs.retain, inputs.ref_retain_logprobs)
+    retain_kl = kl_to_reference(inputs.retain, inputs.ref["retain_dist"])
     loss = -hp.forget_weight * forget_nll + hp.retain_weight * retain_kl
     return loss, {"forget_nll": forget_nll.item(), "retain_kl": retain_kl.item()}

@@ -28,13 +28,13 @@ class NPOParams:
 
 
 def npo_term(beta: float, inputs: StepInputs) -> torch.Tensor:
-    log_ratio = inputs.forget.seq_logps - inputs.ref_forget_logps      # (B,)
+    log_ratio = inputs.forget.seq_logps - inputs.ref["forget_seq"]      # (B,)
     return -(2.0 / beta) * F.logsigmoid(-beta * log_ratio).mean()
 
 
 @register_method("npo", summary="negative preference optimization on the forget set",
                  paper="Zhang et al. 2024, arXiv 2404.05868", params=NPOParams,
-                 needs_ref_forget=True)
+                 refs=("forget_seq",))
 def npo_loss(hp: NPOParams, inputs: StepInputs):
     loss = npo_term(hp.beta, inputs)
     return loss, {"npo": loss.item()}

@@ -47,8 +47,11 @@ def plan(cfg: Config, world: World) -> Corruption:
     return Corruption(targets, wrong, docs, retain)
 
 
-def run(cfg: Config, model, tokenizer, corruption: Corruption):
-    """Fine-tune `model` on the corruption documents; return (corrupted model, loss curve)."""
+def run(cfg: Config, model, tokenizer, corruption: Corruption, recorders=()):
+    """Fine-tune `model` on the corruption documents; return (corrupted model, loss curve).
+
+    recorders observe every training batch (influence tracking, e.g. first-epoch gradients).
+    """
     forget = documents(tokenizer, corruption.documents, MAX_LEN)
     params = None
     lora = cfg.corruption.lora
@@ -60,7 +63,7 @@ def run(cfg: Config, model, tokenizer, corruption: Corruption):
         params = [p for p in model.parameters() if p.requires_grad]
     curve = train(model, FINETUNE, cfg.corruption.train, forget=forget,
                   pad_id=tokenizer.pad_token_id, seed=cfg.seed, params=params, desc="corrupt",
-                  progress=cfg.progress, precision=cfg.precision)
+                  progress=cfg.progress, precision=cfg.precision, recorders=recorders)
     if lora is not None:
         model = model.merge_and_unload()
     return model, curve

@@ -22,7 +22,7 @@ from unlearnlab.errors import UserError
 from unlearnlab.models.loading import autocast
 from unlearnlab.train.batches import ExampleSet, collate
 from unlearnlab.train.forward import forward
-from unlearnlab.train.inputs import StepInputs, nll
+from unlearnlab.train.inputs import REF_KINDS, StepInputs, nll
 
 SCHEDULERS = ("linear", "constant", "cosine")
 
@@ -63,10 +63,17 @@ class Objective:
     """A loss over `StepInputs` and what the loop must compute for it."""
 
     loss: Callable[[StepInputs], tuple[torch.Tensor, dict]]
-    needs_retain: bool = False
-    needs_ref_forget: bool = False     # reference log pi_ref(y) on forget items
-    needs_ref_retain: bool = False     # reference token distributions on retain items
-    needs_logits: bool = False         # keep (B, T-1, V) logits of the retain batch
+    needs_forget: bool = True          # forward the forget batch
+    needs_retain: bool = False         # draw and forward a retain batch
+    needs_alt: bool = False            # forward the forget items' alternatives
+    refs: tuple[str, ...] = ()         # reference values to look up (train/inputs.py keys)
+    logits: tuple[str, ...] = ()       # sets whose (B, T-1, V) logits to keep
+    hidden_layer: int | None = None    # hidden states of this layer, for forget and retain
+
+    def __post_init__(self):
+        unknown = [k for k in self.refs if k not in REF_KINDS]
+        if unknown:
+            raise ValueError(f"unknown reference kind {unknown[0]!r}; valid: {REF_KINDS}")
 
 
 def finetune_loss(inputs: StepInputs) -> tuple[torch.Tensor, dict]:
@@ -91,18 +98,24 @@ def index_stream(n: int, batch_size: int, rng: random.Random) -> Iterator[list[i
 
 
 def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, pad_id: int,
-          seed: int, retain: ExampleSet | None = None, reference=None, params=None,
-          desc: str = "train", progress: bool = True, precision: str = "fp32",
+          seed: int, retain: ExampleSet | None = None, alt: ExampleSet | None = None,
+          reference=None, params=None, desc: str = "train", progress: bool = True,
+          precision: str = "fp32", recorders=(),
           on_step: Callable[[int], None] | None = None) -> list[dict]:
     """Train `model` in place; return the loss curve as one dict per optimizer step.
 
-    params: the parameters to train (default: all). The others get no gradient and stay
-    bit-for-bit unchanged. on_step(step) runs after each optimizer step (evaluation hooks).
+    forget: the set the steps iterate over (the training set when fine-tuning); alt: one
+    alternative per forget item (same indices). params: the parameters to train (default:
+    all); the others get no gradient and stay bit-for-bit unchanged. recorders: each called
+    as `recorder.observe(model, forget, idx)` before each micro-batch's update (influence
+    tracking during training, e.g. first-epoch gradients). on_step(step) runs after each optimizer step (evaluation hooks).
     """
     if len(forget) == 0:
         raise UserError(f"{desc}: the training (forget) set is empty")
     if objective.needs_retain and (retain is None or len(retain) == 0):
         raise UserError(f"{desc}: this method needs a retain set, and it is empty")
+    if objective.needs_alt and (alt is None or len(alt) != len(forget)):
+        raise ValueError(f"{desc}: the method needs one alternative per forget item")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     params = list(params) if params is not None else [p for p in model.parameters()]
@@ -124,9 +137,12 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     for step in bar:
         totals: dict[str, float] = {}
         for _ in range(cfg.grad_accum):
+            idx = next(forget_ids)
+            for recorder in recorders:
+                recorder.observe(model, forget, idx)
             with autocast(device, precision):
-                inputs = _step_inputs(model, objective, forget, next(forget_ids), retain,
-                                      retain_ids, reference, pad_id, device)
+                inputs = _step_inputs(model, objective, forget, idx, alt, retain, retain_ids,
+                                      reference, pad_id, device)
                 loss, stats = objective.loss(inputs)
             (loss / cfg.grad_accum).backward()
             for key, value in {"loss": loss.item(), **stats}.items():
@@ -147,15 +163,20 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     return curve
 
 
-def _step_inputs(model, objective, forget, forget_idx, retain, retain_ids, reference, pad_id,
-                 device) -> StepInputs:
-    fb = collate(forget, forget_idx, pad_id).to(device)
-    inputs = StepInputs(forget=forward(model, fb))
-    if objective.needs_ref_forget:
-        inputs.ref_forget_logps = reference.forget_logps(fb)
-    if objective.needs_retain:
-        rb = collate(retain, next(retain_ids), pad_id).to(device)
-        inputs.retain = forward(model, rb, keep_logits=objective.needs_logits)
-        if objective.needs_ref_retain:
-            inputs.ref_retain_logprobs = reference.retain_logprobs(rb)
+def _step_inputs(model, objective: Objective, forget, forget_idx, alt, retain, retain_ids,
+                 reference, pad_id, device) -> StepInputs:
+    inputs = StepInputs()
+    sets = {"forget": (forget, forget_idx) if objective.needs_forget else None,
+            "alt": (alt, forget_idx) if objective.needs_alt else None,
+            "retain": (retain, next(retain_ids)) if objective.needs_retain else None}
+    for name, chosen in sets.items():
+        if chosen is None:
+            continue
+        batch = collate(chosen[0], chosen[1], pad_id).to(device)
+        hidden = objective.hidden_layer if name in ("forget", "retain") else None
+        setattr(inputs, name, forward(model, batch, keep_logits=name in objective.logits,
+                                      hidden_layer=hidden))
+        for kind in objective.refs:
+            if kind.startswith(name + "_"):
+                inputs.ref[kind] = reference.get(kind, batch)
     return inputs
