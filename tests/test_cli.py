@@ -6,7 +6,7 @@ import sys
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import ROOT, TINY, read_json
+from conftest import TINY, read_json
 from unlearnlab.cli import main
 from unlearnlab.world.corpora import qa_prompt
 

@@ -98,7 +98,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
                "models": {}}
 
     def evaluate(label: str, m) -> None:
-        with timer(f"evaluate"):
+        with timer("evaluate"):
             records = make_records(m, tokenizer, items, cfg.eval.batch_size,
                                    cfg.eval.max_new_tokens, cfg.precision)
         atomic_write_json(run_dir / "records" / f"{label}.json", records)

@@ -20,7 +20,9 @@ def pick_device(name: str) -> torch.device:
 def load_causal_lm(path: str | Path, device: torch.device):
     """Model and tokenizer from a local folder; a folder that does not load is a `UserError`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()      # a per-tensor "Loading weights" bar is only noise here
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"model: {path} is not a folder; give 'builtin' or a local Hugging Face model folder")

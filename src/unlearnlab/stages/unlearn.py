@@ -56,36 +56,60 @@ def run(name: str, ctx: UnlearnContext) -> Outcome:
     return run_loss(spec, hp, ctx)
 
 
+class LossRun:
+    """A loss method prepared on `ctx.model`: alternatives tokenized, reference outputs taken
+    from the model as it is now (the frozen starting point), parameters selected, LoRA
+    adapters attached if configured. `train(steps)` may be called repeatedly (iterative
+    removal); `finish()` merges adapters and returns the model."""
+
+    def __init__(self, spec, hp, ctx: UnlearnContext):
+        self.spec, self.ctx, cfg = spec, ctx, ctx.cfg
+        self.objective = spec.objective(hp)
+        self.alt = None
+        if self.objective.needs_alt:
+            self.alt = documents(ctx.tokenizer, spec.alternatives(hp, ctx.forget_texts), MAX_LEN)
+        self.reference = None
+        if self.objective.refs:
+            if cfg.unlearn.reference == "live":
+                self.reference = LiveReference(ctx.model, self.objective.hidden_layer)
+            else:
+                self.reference = CachedReference(
+                    ctx.model, ctx.tokenizer.pad_token_id,
+                    {"forget": ctx.forget, "retain": ctx.retain, "alt": self.alt},
+                    self.objective.refs, self.objective.hidden_layer)
+        self.model = ctx.model
+        self.params = select_parameters(self.model, getattr(hp, "params", "") or cfg.unlearn.params)
+        if cfg.unlearn.lora is not None:
+            from peft import LoraConfig, get_peft_model
+
+            lora = cfg.unlearn.lora
+            self.model = get_peft_model(self.model, LoraConfig(
+                r=lora.r, lora_alpha=lora.alpha, target_modules=list(lora.targets)))
+            self.params = [p for p in self.model.parameters() if p.requires_grad]
+
+    def train(self, train_cfg: TrainConfig | None = None, seed_offset: int = 0) -> list[dict]:
+        cfg = self.ctx.cfg
+        return train(self.model, self.objective, train_cfg or cfg.unlearn.train,
+                     forget=self.ctx.forget, retain=self.ctx.retain, alt=self.alt,
+                     reference=self.reference, pad_id=self.ctx.tokenizer.pad_token_id,
+                     seed=cfg.seed + seed_offset, params=self.params, desc=self.spec.name,
+                     progress=cfg.progress, precision=cfg.precision)
+
+    def info(self) -> dict:
+        info = {"trainable_params": sum(p.numel() for p in self.params)}
+        if isinstance(self.reference, CachedReference):
+            info["reference_cache_bytes"] = self.reference.nbytes()
+        return info
+
+    def finish(self):
+        if self.ctx.cfg.unlearn.lora is not None:
+            self.model = self.model.merge_and_unload()
+        return self.model
+
+
 def run_loss(spec, hp, ctx: UnlearnContext) -> Outcome:
     """Train `ctx.model` with a loss method (through LoRA adapters if configured)."""
-    objective = spec.objective(hp)
-    model, cfg = ctx.model, ctx.cfg
-    alt = None
-    if objective.needs_alt:
-        alt = documents(ctx.tokenizer, spec.alternatives(hp, ctx.forget_texts), MAX_LEN)
-    reference = None
-    if objective.refs:
-        if cfg.unlearn.reference == "live":
-            reference = LiveReference(model, objective.hidden_layer)
-        else:
-            reference = CachedReference(model, ctx.tokenizer.pad_token_id,
-                                        {"forget": ctx.forget, "retain": ctx.retain, "alt": alt},
-                                        objective.refs, objective.hidden_layer)
-    selector = getattr(hp, "params", "") or cfg.unlearn.params
-    params = select_parameters(model, selector)
-    if cfg.unlearn.lora is not None:
-        from peft import LoraConfig, get_peft_model
-
-        lora = cfg.unlearn.lora
-        model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha,
-                                                 target_modules=list(lora.targets)))
-        params = [p for p in model.parameters() if p.requires_grad]
-    curve = train(model, objective, cfg.unlearn.train, forget=ctx.forget, retain=ctx.retain,
-                  alt=alt, reference=reference, pad_id=ctx.tokenizer.pad_token_id, seed=cfg.seed,
-                  params=params, desc=spec.name, progress=cfg.progress, precision=cfg.precision)
-    if cfg.unlearn.lora is not None:
-        model = model.merge_and_unload()
-    info = {"trainable_params": sum(p.numel() for p in params)}
-    if isinstance(reference, CachedReference):
-        info["reference_cache_bytes"] = reference.nbytes()
-    return Outcome(model, curve, info)
+    job = LossRun(spec, hp, ctx)
+    curve = job.train()
+    info = job.info()
+    return Outcome(job.finish(), curve, info)

@@ -1,0 +1,111 @@
+"""One contract test over the whole method registry (built-in methods and a plugin
+registered here): finite losses, exactly the selected parameters change, same seed -> same
+model. The last test fails if any registered method was skipped."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from conftest import TINY
+from unlearnlab.config import load_config
+from unlearnlab.eval.metrics import score
+from unlearnlab.eval.records import make_items, make_records
+from unlearnlab.methods import METHODS, register_method
+from unlearnlab.models.loading import load_causal_lm
+from unlearnlab.stages import corrupt, pretrain, unlearn
+from unlearnlab.train.batches import documents
+from unlearnlab.train.inputs import nll
+from unlearnlab.train.params import select_parameters
+from unlearnlab.world.facts import value_pools
+from unlearnlab.world.generator import generate_world
+
+
+@dataclass(frozen=True)
+class HalfGAParams:
+    scale: float = 0.5
+
+
+@register_method("contract_test_plugin", summary="a plugin: scaled gradient ascent",
+                 paper="(test)", params=HalfGAParams)
+def half_ga(hp: HalfGAParams, inputs):
+    loss = -hp.scale * nll(inputs.forget)
+    return loss, {}
+
+
+SELECTOR = "layers:1"
+REPLACES_MODEL = {"retrain"}        # trains a new model from scratch: every parameter moves
+COVERED: set[str] = set()
+
+
+@pytest.fixture(scope="module")
+def setup(cache_dir):
+    cfg = load_config(TINY, [
+        "world.n_entities=8", "corruption.n_targets=2", "corruption.docs_per_target=3",
+        "pretrain.train.max_steps=4", "corruption.train.max_steps=3",
+        "unlearn.train={max_steps: 2, batch_size: 2}", "unlearn.retain_docs_per_entity=1",
+        "hparams.iterative={max_rounds: 2, steps_per_round: 1, stop_below: -1.0, utility_floor: 0.0}",
+        "hparams.task_vector={epochs: 0.5}", "device=cpu"])
+    device = torch.device("cpu")
+    world = generate_world(cfg.world.seed, cfg.world.n_entities, cfg.world.relations)
+    plan = corrupt.plan(cfg, world)
+    clean_path, _ = pretrain.run(cfg, world, device)
+    model, tok = load_causal_lm(clean_path, device)
+    recorders = {}
+    for name in METHODS:
+        spec = METHODS.get(name)
+        if spec.recorder is not None:
+            recorders[name] = spec.recorder(spec.hyperparams(cfg.hparams.get(name)), model)
+    corrupted, _ = corrupt.run(cfg, model, tok, plan, recorders=list(recorders.values()))
+    items = make_items(world.facts(), plan.targets[:1], "target", value_pools(world.facts()),
+                       plan.wrong, 0, probe=False)
+
+    def evaluate(m):
+        return {k: v["mean"] for k, v in score(make_records(m, tok, items, 8, 4)).items()}
+
+    def make_ctx(selector: str):
+        c = dataclasses.replace(cfg, unlearn=dataclasses.replace(cfg.unlearn, params=selector))
+        return unlearn.UnlearnContext(
+            cfg=c, model=copy.deepcopy(corrupted), tokenizer=tok,
+            forget=documents(tok, plan.documents, 128), retain=documents(tok, plan.retain, 128),
+            forget_texts=plan.documents, retain_texts=plan.retain, device=device,
+            evaluate=evaluate, extras={"world": world, "plan": plan, "recorders": recorders})
+    return make_ctx, corrupted
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_contract(setup, name):
+    make_ctx, corrupted = setup
+    spec = METHODS.get(name)
+    hp = spec.hyperparams(make_ctx(SELECTOR).cfg.hparams.get(name))
+    first = unlearn.run(name, make_ctx(SELECTOR))
+    second = unlearn.run(name, make_ctx(SELECTOR))
+    for step in first.curve:
+        for key, value in step.items():
+            if isinstance(value, float):
+                assert math.isfinite(value), (name, key, value)
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{name}: same seed gave a different {key}"
+    if name not in REPLACES_MODEL:
+        selector = getattr(hp, "params", "") or SELECTOR
+        selected = {id(p) for p in select_parameters(corrupted, selector)}
+        changed = 0
+        for (key, before), after in zip(corrupted.named_parameters(), first.model.parameters()):
+            if id(before) in selected:
+                changed += not torch.equal(before, after)
+            else:
+                assert torch.equal(before, after), f"{name}: unselected {key} changed"
+        assert changed > 0, f"{name}: no selected parameter changed"
+    COVERED.add(name)
+
+
+def test_contract_covered_the_whole_registry():
+    assert "contract_test_plugin" in METHODS
+    assert COVERED == set(METHODS.names()), set(METHODS.names()) - COVERED
