@@ -79,7 +79,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("methods: [ga, magic]\n")
     cases = [
-        ([str(bad)], "methods: unknown method 'magic'; valid: all, ga"),
+        ([str(bad)], "methods: unknown method 'magic'; valid: all, finetune_retain, "),
         (["--set", "world.colour=blue"], "unknown config key 'world.colour'"),
         (["--set", "hparams.npo.beta=-0.5"], "hparams.npo.beta must be > 0.0"),
         (["--set", f"model={tmp_path / 'no-model'}"], "is not a folder"),

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from unlearnlab.config import Config, load_config
@@ -25,7 +27,7 @@ def test_overrides_merge_and_parse_yaml_values():
 @pytest.mark.parametrize("override, message", [
     ("colour=red", "unknown config key 'colour'; valid keys here: name, seed"),
     ("world.size=3", "unknown config key 'world.size'; valid keys here: seed, n_entities"),
-    ("methods=[ga,magic]", "methods: unknown method 'magic'; valid: all, ga, graddiff"),
+    ("methods=[ga,magic]", "methods: unknown method 'magic'; valid: all, finetune_retain, "),
     ("hparams.npo.beta=-1", "hparams.npo.beta must be > 0.0, got -1"),
     ("hparams.npo.gamma=1", "hparams.npo: unknown key 'gamma'; valid: beta"),
     ("unlearn.train.lr=0", "unlearn.train.lr must be > 0, got 0.0"),
@@ -50,3 +52,49 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load_config(bad)
     with pytest.raises(UserError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_retrain_on_an_external_model_is_refused(tmp_path):
+    with pytest.raises(UserError, match="'retrain' .* cannot retrain an external model"):
+        load_config(None, [f"model={tmp_path}", "methods=[ga,retrain]"])
+
+
+@pytest.mark.parametrize("selector, message", [
+    ("layers:7", "params: bad layer selector 'layers:7'; this model has blocks 0-1"),
+    ("layers:1-0", "bad layer selector 'layers:1-0'"),
+    ("layers:x", "bad layer selector 'layers:x'"),
+    ("mlp\\.nothing_like_this", "matches no parameter; valid: all, embeddings, lm_head, layers:A-B"),
+    ("(", "is neither a known selector nor a valid regex"),
+])
+def test_bad_parameter_selectors_name_the_valid_range(selector, message):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from unlearnlab.train.params import select_parameters
+
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=20, hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=2, num_attention_heads=2,
+                                         num_key_value_heads=2))
+    with pytest.raises(UserError, match=re.escape(message) if "(" not in message else message):
+        select_parameters(model, selector)
+
+
+def test_parameter_selectors_pick_what_they_name():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from unlearnlab.train.params import select_parameters
+
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=20, hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=3, num_attention_heads=2,
+                                         num_key_value_heads=2))
+    names = {id(p): n for n, p in model.named_parameters()}
+
+    def picked(selector):
+        return sorted(names[id(p)] for p in select_parameters(model, selector))
+
+    assert picked("embeddings") == ["model.embed_tokens.weight"]
+    assert picked("lm_head") == ["lm_head.weight"]
+    assert picked("embeddings,lm_head") == ["lm_head.weight", "model.embed_tokens.weight"]
+    assert all(".layers.1." in n or ".layers.2." in n for n in picked("layers:1-2"))
+    assert len(picked("layers:1-2")) == 2 * len(picked("layers:0"))
+    assert picked(r"mlp\.down_proj") == [f"model.layers.{i}.mlp.down_proj.weight" for i in range(3)]
+    assert len(picked("all")) == len(names)
