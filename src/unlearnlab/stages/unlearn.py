@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from unlearnlab.config import Config
+from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS, Outcome
 from unlearnlab.train.batches import ExampleSet, documents
 from unlearnlab.train.loop import Objective, TrainConfig, train
@@ -65,6 +66,10 @@ class LossRun:
     def __init__(self, spec, hp, ctx: UnlearnContext):
         self.spec, self.ctx, cfg = spec, ctx, ctx.cfg
         self.objective = spec.objective(hp)
+        layer, depth = self.objective.hidden_layer, ctx.model.config.num_hidden_layers
+        if layer is not None and not 0 <= layer <= depth:
+            raise UserError(f"hparams.{spec.name}.layer must be between 0 and {depth} "
+                            f"(this model's hidden-state layers), got {layer}")
         self.alt = None
         if self.objective.needs_alt:
             self.alt = documents(ctx.tokenizer, spec.alternatives(hp, ctx.forget_texts), MAX_LEN)

@@ -22,6 +22,7 @@ class Forward:
     logits: torch.Tensor | None = None      # (B, T-1, V), when asked for
     hidden: torch.Tensor | None = None      # (B, T, H), when asked for
     idx: torch.Tensor | None = None         # (B,) item indices
+    labels: torch.Tensor | None = None      # (B, T-1) the next tokens x_{t+1} that token_logps score
 
     @property
     def seq_logps(self) -> torch.Tensor:
@@ -46,4 +47,5 @@ def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | 
         logits=logits if keep_logits else None,
         hidden=out.hidden_states[hidden_layer] if hidden_layer is not None else None,
         idx=batch.idx,
+        labels=labels,
     )
