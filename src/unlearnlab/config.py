@@ -111,7 +111,8 @@ class Config:
     methods: tuple[str, ...] = DEFAULT_METHODS
     plugins: tuple[str, ...] = ()     # modules or .py files that register more methods
     hparams: dict[str, dict] = field(default_factory=lambda: {
-        "npo": {"beta": 1.0}, "npo_retain": {"beta": 1.0}})
+        "npo": {"beta": 1.0}, "npo_retain": {"beta": 1.0},
+        "first_epoch_ga": {"params": "all", "target_nll_ratio": 3.0}})
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self):
