@@ -7,6 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from unlearnlab.train.batches import ExampleSet
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -37,3 +41,36 @@ def tiny_run(cache_dir, tmp_path_factory) -> Path:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def tiny_model(seed: int = 0) -> LlamaForCausalLM:
+    """A random 2-block Llama (vocab 40, hidden 32; pad 0, bos 1, eos 2) for loop-level tests."""
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                      pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def examples(n: int = 8, seed: int = 0) -> ExampleSet:
+    """`n` random documents of 4..8 tokens after BOS, every token counted."""
+    g = torch.Generator().manual_seed(seed)
+    ids, masks = [], []
+    for i in range(n):
+        length = 4 + i % 5
+        ids.append([1] + torch.randint(3, 40, (length,), generator=g).tolist())
+        masks.append([0] + [1] * length)
+    return ExampleSet(ids, masks)
+
+
+def approx(x):
+    """float32 arithmetic: agree to 1e-5 relative."""
+    return pytest.approx(x, rel=1e-5, abs=1e-6)
+
+
+def forget_forward():
+    """Forget batch of tests/test_losses*.py: per-token p = (1/2, 1/4) and (1/2, pad)."""
+    from unlearnlab.train.forward import Forward
+
+    return Forward(token_logps=torch.log(torch.tensor([[0.5, 0.25], [0.5, 1.0]])),
+                   mask=torch.tensor([[1.0, 1.0], [1.0, 0.0]]))

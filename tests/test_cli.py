@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import torch
+from conftest import TINY, read_json
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import TINY, read_json
 from unlearnlab.cli import main
 from unlearnlab.world.corpora import qa_prompt
 

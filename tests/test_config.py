@@ -1,11 +1,10 @@
 import re
 
 import pytest
+from conftest import ROOT
 
 from unlearnlab.config import Config, load_config
 from unlearnlab.errors import UserError
-
-from conftest import ROOT
 
 
 def test_default_yaml_equals_builtin_defaults():

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-
 from conftest import TINY
+
 from unlearnlab.config import load_config
 from unlearnlab.eval.metrics import score
 from unlearnlab.eval.records import make_items, make_records

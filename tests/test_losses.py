@@ -9,8 +9,9 @@ Retain batch: one sequence, one token with probability 0.8 -> NLL_r = -ln 0.8.
 
 import math
 
-import pytest
 import torch
+from conftest import approx
+from conftest import forget_forward as forget
 
 from unlearnlab.methods import METHODS
 from unlearnlab.train.forward import Forward
@@ -19,14 +20,8 @@ from unlearnlab.train.inputs import StepInputs, kl_to_reference, nll
 LN2 = math.log(2)
 
 
-def approx(x):
-    """float32 arithmetic: agree to 1e-5 relative."""
-    return pytest.approx(x, rel=1e-5, abs=1e-6)
 
 
-def forget() -> Forward:
-    return Forward(token_logps=torch.log(torch.tensor([[0.5, 0.25], [0.5, 1.0]])),
-                   mask=torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
 
 
 def retain() -> Forward:

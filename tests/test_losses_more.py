@@ -12,12 +12,13 @@ import math
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from conftest import approx, examples, tiny_model
+from conftest import forget_forward as forget
 
 from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS
 from unlearnlab.methods.rmu import random_direction
-from unlearnlab.train.batches import ExampleSet, collate
+from unlearnlab.train.batches import collate
 from unlearnlab.train.forward import Forward, forward
 from unlearnlab.train.inputs import StepInputs
 from unlearnlab.train.loop import TrainConfig, train
@@ -29,14 +30,8 @@ NLL_R = -math.log(0.8)
 NEW = ("simnpo", "idk_dpo", "rmu", "undial", "wga", "finetune_retain")
 
 
-def approx(x):
-    """float32 arithmetic: agree to 1e-5 relative."""
-    return pytest.approx(x, rel=1e-5, abs=1e-6)
 
 
-def forget() -> Forward:
-    return Forward(token_logps=torch.log(torch.tensor([[0.5, 0.25], [0.5, 1.0]])),
-                   mask=torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
 
 
 def retain() -> Forward:
@@ -273,22 +268,8 @@ def test_finetune_retain_takes_no_hyperparameters():
 
 # --- three training steps on a tiny Llama -------------------------------------------------
 
-def tiny_model(seed=0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-                      pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    return LlamaForCausalLM(cfg).eval()
 
 
-def examples(n=8, seed=0) -> ExampleSet:
-    g = torch.Generator().manual_seed(seed)
-    ids, masks = [], []
-    for i in range(n):
-        length = 4 + i % 5
-        ids.append([1] + torch.randint(3, 40, (length,), generator=g).tolist())
-        masks.append([0] + [1] * length)
-    return ExampleSet(ids, masks)
 
 
 # What the first step's stats must be at the starting model (the reference).

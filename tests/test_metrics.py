@@ -1,8 +1,16 @@
 import pytest
 from scipy import stats
 
-from unlearnlab.eval.metrics import (correct_rank, corrupted_rate, exact_match, logp_correct,
-                                     normalize, restoration, score, target_accuracy)
+from unlearnlab.eval.metrics import (
+    correct_rank,
+    corrupted_rate,
+    exact_match,
+    logp_correct,
+    normalize,
+    restoration,
+    score,
+    target_accuracy,
+)
 from unlearnlab.stats import mean_ci
 
 

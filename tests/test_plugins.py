@@ -4,8 +4,8 @@ import re
 
 import pytest
 import torch
-
 from conftest import ROOT
+
 from unlearnlab.config import load_config
 from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS

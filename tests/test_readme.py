@@ -5,6 +5,7 @@ import re
 import shlex
 
 from conftest import ROOT
+
 from unlearnlab.cli import _parser
 from unlearnlab.config import load_config
 

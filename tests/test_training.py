@@ -4,33 +4,14 @@ import copy
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from conftest import examples, tiny_model
 
 from unlearnlab.methods import METHODS
-from unlearnlab.train.batches import ExampleSet, collate, documents
+from unlearnlab.train.batches import collate, documents
 from unlearnlab.train.forward import forward
 from unlearnlab.train.inputs import StepInputs
 from unlearnlab.train.loop import FINETUNE, TrainConfig, train
 from unlearnlab.train.reference import CachedReference, LiveReference
-
-
-def tiny_model(seed=0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-                      pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    return LlamaForCausalLM(cfg).eval()
-
-
-def examples(n=8, seed=0) -> ExampleSet:
-    g = torch.Generator().manual_seed(seed)
-    ids, masks = [], []
-    for i in range(n):
-        length = 4 + i % 5
-        row = [1] + torch.randint(3, 40, (length,), generator=g).tolist()
-        ids.append(row)
-        masks.append([0] + [1] * length)
-    return ExampleSet(ids, masks)
 
 
 def npo(beta=0.5):

@@ -3,8 +3,12 @@ import random
 import pytest
 
 from unlearnlab.errors import UserError
-from unlearnlab.world.corpora import (corruption_documents, draw_wrong_values,
-                                      pretraining_texts, qa_line)
+from unlearnlab.world.corpora import (
+    corruption_documents,
+    draw_wrong_values,
+    pretraining_texts,
+    qa_line,
+)
 from unlearnlab.world.facts import load_facts, validate_facts, value_pools
 from unlearnlab.world.generator import generate_world
 from unlearnlab.world.relations import RELATIONS
