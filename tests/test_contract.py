@@ -109,3 +109,18 @@ def test_method_contract(setup, name):
 def test_contract_covered_the_whole_registry():
     assert "contract_test_plugin" in METHODS
     assert COVERED == set(METHODS.names()), set(METHODS.names()) - COVERED
+
+
+def test_lora_unlearning_trains_adapters_and_merges_them(setup):
+    """With unlearn.lora, only the adapted projections move (merged back into plain weights);
+    embeddings, MLPs and norms stay bit-for-bit, and the result is a plain (unwrapped) model."""
+    make_ctx, corrupted = setup
+    ctx = make_ctx("all")
+    ctx.cfg = dataclasses.replace(ctx.cfg, unlearn=dataclasses.replace(
+        ctx.cfg.unlearn, lora=load_config(None, ["unlearn.lora={r: 4, targets: [q_proj, v_proj]}"]).unlearn.lora))
+    outcome = unlearn.run("npo_retain", ctx)
+    after = dict(outcome.model.named_parameters())
+    assert set(after) == {n for n, _ in corrupted.named_parameters()}    # adapters merged away
+    moved = {n for n, p in corrupted.named_parameters() if not torch.equal(p, after[n])}
+    assert moved and all(n.endswith(("q_proj.weight", "v_proj.weight")) for n in moved), moved
+    assert outcome.info["trainable_params"] < sum(p.numel() for p in corrupted.parameters()) / 10
