@@ -36,6 +36,8 @@ def test_overrides_merge_and_parse_yaml_values():
     ("world.relations=[birthplace,shoe_size]", "world.relations: unknown relation 'shoe_size'"),
     ("corruption.context_facts=-2", "corruption.context_facts must be >= 0, got -2"),
     ("novalue", "--set expects key=value"),
+    ("eval.curve_metrics=[utility,vibes]", "eval.curve_metrics: unknown metric 'vibes'; valid: target_accuracy"),
+    ("eval.every_n_steps=-1", "eval.every_n_steps must be >= 0, got -1"),
 ])
 def test_bad_config_names_the_key_and_the_valid_options(override, message):
     with pytest.raises(UserError) as info:

@@ -137,6 +137,8 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
         atomic_write_json(run_dir / "curves" / f"{name}.json", outcome.curve)
         evaluate(name, outcome.model)
         results["models"][name]["info"] = outcome.info
+        if outcome.checkpoints:
+            results["models"][name]["checkpoints"] = outcome.checkpoints
         del ctx, outcome
         log(f"{name}: done")
 

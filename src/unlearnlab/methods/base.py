@@ -74,11 +74,13 @@ class MethodSpec:
 
 @dataclass
 class Outcome:
-    """What a procedure returns: the unlearned model, its loss curve, and facts to report."""
+    """What a procedure returns: the unlearned model, its loss curve, facts to report, and
+    metric checkpoints taken during unlearning ({"step": k, metric: value, ...})."""
 
     model: Any
     curve: list[dict] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    checkpoints: list[dict] = field(default_factory=list)
 
 
 METHODS: Registry[MethodSpec] = Registry("method")

@@ -67,4 +67,4 @@ def iterative(hp: IterativeParams, ctx) -> Outcome:
             break
     info = {**job.info(), "method": hp.method, "rounds": len(history), "stopped_by": reason,
             "history": history}
-    return Outcome(job.finish(), curve, info)
+    return Outcome(job.finish(), curve, info, job.checkpoints)

@@ -83,6 +83,8 @@ class LossRun:
                     {"forget": ctx.forget, "retain": ctx.retain, "alt": self.alt},
                     self.objective.refs, self.objective.hidden_layer)
         self.model = ctx.model
+        self.steps_done = 0
+        self.checkpoints: list[dict] = []
         self.params = select_parameters(self.model, getattr(hp, "params", "") or cfg.unlearn.params)
         if cfg.unlearn.lora is not None:
             from peft import LoraConfig, get_peft_model
@@ -93,12 +95,31 @@ class LossRun:
             self.params = [p for p in self.model.parameters() if p.requires_grad]
 
     def train(self, train_cfg: TrainConfig | None = None, seed_offset: int = 0) -> list[dict]:
+        """Run the loop; with eval.every_n_steps = N, checkpoint metrics every N steps
+        (counted across calls, starting with step 0 = the model before unlearning)."""
         cfg = self.ctx.cfg
-        return train(self.model, self.objective, train_cfg or cfg.unlearn.train,
-                     forget=self.ctx.forget, retain=self.ctx.retain, alt=self.alt,
-                     reference=self.reference, pad_id=self.ctx.tokenizer.pad_token_id,
-                     seed=cfg.seed + seed_offset, params=self.params, desc=self.spec.name,
-                     progress=cfg.progress, precision=cfg.precision)
+        every = cfg.eval.every_n_steps if self.ctx.evaluate is not None else 0
+        if every and self.steps_done == 0:
+            self._checkpoint(0)
+        offset = self.steps_done
+
+        def on_step(step: int) -> None:
+            if (offset + step) % every == 0:
+                self._checkpoint(offset + step)
+
+        curve = train(self.model, self.objective, train_cfg or cfg.unlearn.train,
+                      forget=self.ctx.forget, retain=self.ctx.retain, alt=self.alt,
+                      reference=self.reference, pad_id=self.ctx.tokenizer.pad_token_id,
+                      seed=cfg.seed + seed_offset, params=self.params, desc=self.spec.name,
+                      progress=cfg.progress, precision=cfg.precision,
+                      on_step=on_step if every else None)
+        self.steps_done += len(curve)
+        return curve
+
+    def _checkpoint(self, step: int) -> None:
+        scores = self.ctx.evaluate(self.model)
+        wanted = self.ctx.cfg.eval.curve_metrics
+        self.checkpoints.append({"step": step, **{m: scores.get(m) for m in wanted}})
 
     def info(self) -> dict:
         info = {"trainable_params": sum(p.numel() for p in self.params)}
@@ -117,4 +138,4 @@ def run_loss(spec, hp, ctx: UnlearnContext) -> Outcome:
     job = LossRun(spec, hp, ctx)
     curve = job.train()
     info = job.info()
-    return Outcome(job.finish(), curve, info)
+    return Outcome(job.finish(), curve, info, job.checkpoints)

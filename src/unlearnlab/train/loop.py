@@ -156,6 +156,7 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
         bar.set_postfix(loss=f"{totals['loss']:.4f}")
         if on_step is not None:
             on_step(step + 1)
+            model.train()              # a hook may have evaluated the model
     bar.close()
     model.eval()
     for p in model.parameters():
