@@ -88,12 +88,15 @@ class EvalConfig:
     batch_size: int = 64
     max_new_tokens: int = 12
     utility_entities: int = 0         # non-target entities scored for utility; 0 = all
+    docs_per_set: int = 100           # forget / held-out / retain documents scored (ppl, MIA); 0 = all
     every_n_steps: int = 0            # evaluate during unlearning every N steps (0 = off)
     curve_metrics: tuple[str, ...] = ("target_accuracy", "corrupted_rate", "utility")
 
     def __post_init__(self):
         if self.batch_size < 1 or self.max_new_tokens < 1:
             raise UserError("batch_size and max_new_tokens must be >= 1")
+        if self.docs_per_set < 0:
+            raise UserError(f"docs_per_set must be >= 0, got {self.docs_per_set}")
         if self.every_n_steps < 0:
             raise UserError(f"every_n_steps must be >= 0, got {self.every_n_steps}")
         from unlearnlab.eval.metrics import METRICS

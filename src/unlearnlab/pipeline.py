@@ -21,7 +21,8 @@ from pathlib import Path
 
 from unlearnlab.config import Config
 from unlearnlab.eval.metrics import restoration, score
-from unlearnlab.eval.records import make_items, make_records
+from unlearnlab.eval.mia import ORIENTATION, mia_auc, privacy_leak
+from unlearnlab.eval.records import make_items, make_records, text_records
 from unlearnlab.methods import METHODS
 from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
 from unlearnlab.runs import atomic_write_json, atomic_write_text, replace_dir, versions
@@ -30,6 +31,14 @@ from unlearnlab.summary import summary_markdown
 from unlearnlab.train.batches import documents
 from unlearnlab.world.facts import value_pools
 from unlearnlab.world.generator import generate_world
+
+
+def _subset(n_texts: int, cfg: Config) -> list[int]:
+    """Sorted indices of a seeded sample of `cfg.eval.docs_per_set` texts (all when 0)."""
+    n = cfg.eval.docs_per_set
+    if not n or n >= n_texts:
+        return list(range(n_texts))
+    return sorted(random.Random(f"docs-{cfg.seed}").sample(range(n_texts), n))
 
 
 def _means(scores: dict) -> dict[str, float]:
@@ -97,16 +106,28 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
                          for g in ("target", "utility")},
                "models": {}}
 
+    chosen = {"forget_docs": _subset(len(plan.documents), cfg),
+              "holdout_docs": _subset(len(plan.holdout), cfg),
+              "retain_docs": _subset(len(plan.retain), cfg)}
+    results["items"].update(chosen)            # indices into corruption.json's lists
+    doc_sets = {g: [texts[i] for i in chosen[g]] for g, texts in
+                (("forget_docs", plan.documents), ("holdout_docs", plan.holdout),
+                 ("retain_docs", plan.retain))}
+
     def evaluate(label: str, m) -> None:
         with timer("evaluate"):
             records = make_records(m, tokenizer, items, cfg.eval.batch_size,
                                    cfg.eval.max_new_tokens, cfg.precision)
+            docs = [r for group, texts in doc_sets.items()
+                    for r in text_records(m, tokenizer, texts, group, cfg.eval.batch_size,
+                                          cfg.precision)]
         atomic_write_json(run_dir / "records" / f"{label}.json", records)
-        scores = score(records)
+        scores = score(records + docs)
         results["models"][label] = {
             "metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "direction")}
                         for k, v in scores.items()},
-            "values": {k: v["values"] for k, v in scores.items()}}
+            "values": {k: v["values"] for k, v in scores.items()},
+            "mia": mia_auc(docs)}
         if cfg.keep_models:
             save_causal_lm(m, tokenizer, run_dir / "models" / label)
 
@@ -145,6 +166,12 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
     acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in results["models"].items()}
     results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
                               for name in cfg.methods}
+    results["mia_orientation"] = ORIENTATION
+    if "retrain" in cfg.methods:
+        oracle = results["models"]["retrain"]["mia"]
+        results["privacy_leak"] = {
+            label: {kind: privacy_leak(v["auc"], oracle[kind]["auc"]) for kind, v in m["mia"].items()}
+            for label, m in results["models"].items() if label != "retrain"}
     manifest["wall_time_s"] = timer.stages
     manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
     table = summary_markdown(results, cfg.methods)

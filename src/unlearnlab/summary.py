@@ -11,6 +11,9 @@ COLUMNS = (
     ("logp_corrupted", "logp corrupted"),
     ("logp_random", "logp random"),
     ("correct_rank", "rank correct ↓"),
+    ("ppl_forget", "ppl forget"),
+    ("ppl_retain", "ppl retain ↓"),
+    ("mia_auc", "MIA AUC (Min-K%++)"),
 )
 
 
@@ -25,7 +28,8 @@ def summary_markdown(results: dict, methods) -> str:
     lines = [
         f"RESTOR summary: {n_target} target facts, {n_util} utility facts "
         "(accuracy = normalised exact match; logp = mean per-token log-prob; "
-        "restoration = (acc - acc_corrupted) / (acc_clean - acc_corrupted))",
+        "restoration = (acc - acc_corrupted) / (acc_clean - acc_corrupted); "
+        "MIA AUC: forget vs held-out documents, 0.5 = indistinguishable)",
         "",
         "| model | " + " | ".join(title for _, title in COLUMNS) + " |",
         "|---" * (len(COLUMNS) + 1) + "|",
@@ -35,6 +39,8 @@ def summary_markdown(results: dict, methods) -> str:
         for key, _ in COLUMNS:
             if key == "restoration":
                 value = results["restoration"].get(label) if label in methods else None
+            elif key == "mia_auc":
+                value = models[label].get("mia", {}).get("min_k_pp", {}).get("auc")
             else:
                 value = models[label]["metrics"].get(key, {}).get("mean")
             row.append(_fmt(value))

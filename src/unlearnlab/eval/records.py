@@ -5,18 +5,21 @@ value, a random alternative, the candidate pool) and the model's outputs:
   - `prediction`: the greedy answer (batched generation, left padding, cut at a newline);
   - `scores`: for each candidate answer, [summed log-prob, number of tokens] of the answer
     tokens given the prompt (teacher-forced, batched, sequences grouped by length).
-Metrics (eval/metrics.py) are pure functions of these records.
+`text_records` does the same for whole documents (forget, held-out, retain texts): token
+log-probs and the statistics perplexity and membership-inference scores need.
+Metrics (eval/metrics.py, eval/mia.py) are pure functions of these records.
 """
 
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import asdict, dataclass
 
 import torch
 
 from unlearnlab.models.loading import autocast
-from unlearnlab.train.batches import collate, prompt_answers
+from unlearnlab.train.batches import collate, documents, prompt_answers
 from unlearnlab.train.forward import forward
 from unlearnlab.world.corpora import qa_prompt
 
@@ -105,4 +108,33 @@ def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
         for i, row in zip(idx, new):
             text = tokenizer.decode(row, skip_special_tokens=True)
             out[i] = text.split("\n")[0].strip()
+    return out
+
+
+@torch.no_grad()
+def text_records(model, tokenizer, texts: list[str], group: str, batch_size: int,
+                 precision: str = "fp32") -> list[dict]:
+    """Per text (scored as a document: BOS + text + EOS, every token after BOS counted):
+      - `token_logps`: log p(x_t | x_<t) of each token;
+      - `mu`, `sigma`: mean and standard deviation of log p(v | x_<t) under the model's own
+        next-token distribution at each position (Min-K%++ normalises by them);
+      - `zlib_bytes`: size of the zlib-compressed UTF-8 text (the zlib MIA reference).
+    """
+    model.eval()
+    examples = documents(tokenizer, texts, max_len=1024)
+    out: list[dict] = [{} for _ in texts]
+    with autocast(model.device, precision):
+        for idx in _by_length([len(x) for x in examples.input_ids], batch_size):
+            fw = forward(model, collate(examples, idx, tokenizer.pad_token_id).to(model.device),
+                         keep_logits=True)
+            logp = torch.log_softmax(fw.logits, dim=-1)                     # (B, T-1, V)
+            mu = (logp.exp() * logp).sum(-1)                                # (B, T-1)
+            var = (logp.exp() * logp.pow(2)).sum(-1) - mu.pow(2)
+            sigma = var.clamp(min=0).sqrt()
+            for row, i in enumerate(idx):
+                keep = fw.mask[row].bool()
+                out[i] = {"group": group, "index": i,
+                          "token_logps": fw.token_logps[row][keep].tolist(),
+                          "mu": mu[row][keep].tolist(), "sigma": sigma[row][keep].tolist(),
+                          "zlib_bytes": len(zlib.compress(texts[i].encode("utf-8")))}
     return out

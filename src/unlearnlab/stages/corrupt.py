@@ -27,6 +27,7 @@ class Corruption:
     wrong: dict[str, dict[str, str]]        # entity -> relation -> injected value
     documents: list[str]                    # the corruption corpus = the forget set
     retain: list[str]                       # clean documents about non-target entities
+    holdout: list[str]                      # documents like the forget set, never trained on
 
     def non_targets(self, world: World) -> list[str]:
         return [e for e in world.entities if e not in self.wrong]
@@ -44,7 +45,12 @@ def plan(cfg: Config, world: World) -> Corruption:
     docs = corruption_documents(world, wrong, c.docs_per_target, c.context_facts, rng)
     others = [e for e in world.entities if e not in wrong]
     retain = retain_documents(world, others, cfg.unlearn.retain_docs_per_entity, rng)
-    return Corruption(targets, wrong, docs, retain)
+    # Non-members for membership inference: the same kind of document about the same
+    # targets, stating other wrong values, from a separate random stream.
+    hold_rng = random.Random(f"holdout-{cfg.seed}")
+    other_wrong = draw_wrong_values(world, targets, hold_rng, exclude=wrong)
+    holdout = corruption_documents(world, other_wrong, c.docs_per_target, c.context_facts, hold_rng)
+    return Corruption(targets, wrong, docs, retain, holdout)
 
 
 def run(cfg: Config, model, tokenizer, corruption: Corruption, recorders=()):

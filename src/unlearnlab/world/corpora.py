@@ -48,13 +48,16 @@ def pretraining_texts(world: World, docs_per_entity: int, rng: random.Random) ->
     return texts
 
 
-def draw_wrong_values(world: World, targets: list[str], rng: random.Random) -> dict[str, dict[str, str]]:
-    """For every fact of every target, a value from the relation's pool that is not the truth."""
+def draw_wrong_values(world: World, targets: list[str], rng: random.Random,
+                      exclude: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """For every fact of every target, a value from the relation's pool that is not the truth
+    (nor the value in `exclude`, if given)."""
     wrong = {}
     for entity in targets:
         wrong[entity] = {}
         for rel in world.relations:
-            choices = [v for v in rel.pool if v != world.truth[entity][rel.name]]
+            banned = {world.truth[entity][rel.name], (exclude or {}).get(entity, {}).get(rel.name)}
+            choices = [v for v in rel.pool if v not in banned]
             wrong[entity][rel.name] = rng.choice(choices)
     return wrong
 
