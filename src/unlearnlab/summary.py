@@ -18,7 +18,9 @@ COLUMNS = (
 
 
 def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.3f}"
+    if value is None:
+        return "—"
+    return f"{value:.3g}" if abs(value) >= 1000 else f"{value:.3f}"
 
 
 def summary_markdown(results: dict, methods) -> str:
