@@ -14,7 +14,7 @@ from unlearnlab.eval.mia import mia_auc, mia_score, perplexity, privacy_leak
 def doc(group, logps, mu=None, sigma=None, zlib_bytes=10):
     n = len(logps)
     return {"group": group, "index": 0, "token_logps": logps, "mu": mu or [0.0] * n,
-            "sigma": sigma or [1.0] * n, "zlib_bytes": zlib_bytes}
+            "sigma": sigma or [1.0] * n, "zlib_bytes": zlib_bytes, "argmax_ok": [1] * n}
 
 
 def test_scores_by_hand():
@@ -79,3 +79,21 @@ def test_text_records_statistics_match_the_model():
     assert one[1]["mu"] == pytest.approx(mu.tolist(), abs=1e-5)
     assert one[1]["sigma"] == pytest.approx(sd.tolist(), abs=1e-4)
     assert one[1]["token_logps"] == pytest.approx(logp.gather(1, ids[0, 1:, None])[:, 0].tolist(), abs=1e-5)
+    assert one[1]["argmax_ok"] == (logp.argmax(-1) == ids[0, 1:]).int().tolist()
+
+
+def test_memorization_by_hand():
+    from unlearnlab.eval.mia import exact_memorization, extraction_strength
+
+    r = {"argmax_ok": [0, 1, 0, 1, 1]}
+    assert exact_memorization(r) == pytest.approx(3 / 5)
+    # the suffix from position 3 on is all hits: k* = 3 -> ES = 1 - 3/5
+    assert extraction_strength(r) == pytest.approx(2 / 5)
+    assert extraction_strength({"argmax_ok": [1, 1, 1]}) == 1.0
+    assert extraction_strength({"argmax_ok": [1, 1, 0]}) == 0.0
+    recs = [{**doc("forget_docs", [-1.0] * 5), "argmax_ok": [0, 1, 0, 1, 1]},
+            {**doc("retain_docs", [-1.0] * 2), "argmax_ok": [1, 1]}]
+    out = score(recs)
+    assert out["exact_mem_forget"]["values"] == pytest.approx([0.6])
+    assert out["extraction_forget"]["direction"] == "lower"
+    assert out["extraction_retain"]["values"] == [1.0]

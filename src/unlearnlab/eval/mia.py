@@ -1,4 +1,10 @@
-"""Perplexity and membership inference on documents: pure functions of `text_records`.
+"""Perplexity, memorization and membership inference on documents: pure functions of
+`text_records`.
+
+Memorization (teacher-forced; Tirumala et al. 2022, Carlini et al. 2021, as used by MUSE):
+    exact memorization   EM(x) = (1/n) sum_t 1[argmax_v p(v | x_<t) = x_t]
+    extraction strength  ES(x) = 1 - k*/n,  k* = min{k : argmax predictions match x_t for all t >= k}
+(ES = 1: the whole document follows from its first token; 0: not even the last token does.)
 
 Membership-inference scores, oriented so that HIGHER = looks more like a training member:
     loss      (Yeom et al. 2018)          (1/n) sum_t log p(x_t)                   = -NLL
@@ -96,3 +102,25 @@ def ppl_holdout(record: dict) -> float:
         group="retain_docs", direction=LOWER, range=(1.0, float("inf")))
 def ppl_retain(record: dict) -> float:
     return perplexity(record)
+
+
+def exact_memorization(record: dict) -> float:
+    hits = record["argmax_ok"]
+    return sum(hits) / len(hits)
+
+
+def extraction_strength(record: dict) -> float:
+    hits = record["argmax_ok"]
+    k = len(hits)
+    while k > 0 and hits[k - 1]:
+        k -= 1
+    return 1 - k / len(hits)
+
+
+for _group, _set, _direction in (("forget_docs", "forget", LOWER), ("retain_docs", "retain", HIGHER)):
+    metric(f"exact_mem_{_set}", group=_group, direction=_direction, range=(0.0, 1.0),
+           description=f"exact memorization of {_set} documents (teacher-forced argmax agreement)")(
+        exact_memorization)
+    metric(f"extraction_{_set}", group=_group, direction=_direction, range=(0.0, 1.0),
+           description=f"extraction strength of {_set} documents (1 - shortest prefix share)")(
+        extraction_strength)

@@ -118,7 +118,8 @@ def text_records(model, tokenizer, texts: list[str], group: str, batch_size: int
       - `token_logps`: log p(x_t | x_<t) of each token;
       - `mu`, `sigma`: mean and standard deviation of log p(v | x_<t) under the model's own
         next-token distribution at each position (Min-K%++ normalises by them);
-      - `zlib_bytes`: size of the zlib-compressed UTF-8 text (the zlib MIA reference).
+      - `zlib_bytes`: size of the zlib-compressed UTF-8 text (the zlib MIA reference);
+      - `argmax_ok`: 1 where the model's most likely next token is the actual one.
     """
     model.eval()
     examples = documents(tokenizer, texts, max_len=1024)
@@ -131,10 +132,12 @@ def text_records(model, tokenizer, texts: list[str], group: str, batch_size: int
             mu = (logp.exp() * logp).sum(-1)                                # (B, T-1)
             var = (logp.exp() * logp.pow(2)).sum(-1) - mu.pow(2)
             sigma = var.clamp(min=0).sqrt()
+            hits = (fw.logits.argmax(-1) == fw.labels).int()                # (B, T-1)
             for row, i in enumerate(idx):
                 keep = fw.mask[row].bool()
                 out[i] = {"group": group, "index": i,
                           "token_logps": fw.token_logps[row][keep].tolist(),
                           "mu": mu[row][keep].tolist(), "sigma": sigma[row][keep].tolist(),
+                          "argmax_ok": hits[row][keep].tolist(),
                           "zlib_bytes": len(zlib.compress(texts[i].encode("utf-8")))}
     return out
