@@ -23,6 +23,7 @@ from unlearnlab.config import Config
 from unlearnlab.eval.metrics import restoration, score
 from unlearnlab.eval.mia import ORIENTATION, mia_auc, privacy_leak
 from unlearnlab.eval.records import make_items, make_records, text_records
+from unlearnlab.eval.tofu import forget_quality, model_utility
 from unlearnlab.methods import METHODS
 from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
 from unlearnlab.runs import atomic_write_json, atomic_write_text, replace_dir, versions
@@ -167,7 +168,14 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
     results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
                               for name in cfg.methods}
     results["mia_orientation"] = ORIENTATION
+    results["model_utility"] = {
+        label: model_utility({k: v["mean"] for k, v in m["metrics"].items()})
+        for label, m in results["models"].items()}
     if "retrain" in cfg.methods:
+        oracle_tr = results["models"]["retrain"]["values"]["truth_ratio_target"]
+        results["forget_quality"] = {
+            label: forget_quality(m["values"]["truth_ratio_target"], oracle_tr)
+            for label, m in results["models"].items() if label != "retrain"}
         oracle = results["models"]["retrain"]["mia"]
         results["privacy_leak"] = {
             label: {kind: privacy_leak(v["auc"], oracle[kind]["auc"]) for kind, v in m["mia"].items()}

@@ -34,29 +34,35 @@ class EvalItem:
     corrupted: str | None = None      # the injected wrong value (target items)
     random_alt: str | None = None     # an alternative that is neither the truth nor the wrong value
     pool: tuple[str, ...] = ()        # candidates ranked by the probe (empty: no probe)
+    perturbed: tuple[str, ...] = ()   # wrong answers for the truth ratio (TOFU's perturbed answers)
+
+
+N_PERTURBED = 5
 
 
 def make_items(facts: dict, entities: list[str], group: str, pools: dict[str, list[str]],
                wrong: dict[str, dict[str, str]] | None, seed: int, probe: bool) -> list[EvalItem]:
-    """Question items for `entities`; target items carry the wrong value and a random alternative."""
+    """Question items for `entities`. Target items carry the injected value; with `probe`,
+    a random alternative and the relation's pool; every item gets up to 5 perturbed answers
+    (other pool values, neither the truth nor the injected value)."""
     rng = random.Random(seed)
     items = []
     for entity in entities:
         for relation, fact in facts[entity].items():
             answers = tuple(fact["answers"])
             corrupted = wrong[entity][relation] if wrong else None
-            alt = None
-            if probe:
-                others = [v for v in pools[relation] if v not in answers and v != corrupted]
-                alt = rng.choice(others) if others else None
+            others = [v for v in pools[relation] if v not in answers and v != corrupted]
+            alt = rng.choice(others) if probe and others else None
+            perturbed = tuple(rng.sample(others, min(N_PERTURBED, len(others))))
             items.append(EvalItem(entity, relation, fact["question"], answers, group, corrupted,
-                                  alt, tuple(pools[relation]) if probe else ()))
+                                  alt, tuple(pools[relation]) if probe else (), perturbed))
     return items
 
 
 def candidates(item: EvalItem) -> list[str]:
-    extra = [item.answers[0], item.corrupted, item.random_alt] if item.pool else []
-    return list(dict.fromkeys(list(item.pool) + [c for c in extra if c]))
+    extra = [item.corrupted, item.random_alt] if item.pool else []
+    return list(dict.fromkeys([item.answers[0], *item.pool, *item.perturbed,
+                               *[c for c in extra if c]]))
 
 
 @torch.no_grad()
