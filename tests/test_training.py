@@ -99,3 +99,39 @@ def test_documents_count_every_token_and_prompt_answers_only_the_answer():
     pa = prompt_answers(tok, ["Question: Where?\nAnswer:"], [" Velmora"], 64, eos=False)
     answer_ids = [t for t, m in zip(pa.input_ids[0], pa.loss_mask[0]) if m]
     assert tok.decode(answer_ids) == " Velmora"
+
+
+def test_forward_is_the_same_with_left_or_right_padding_and_any_batch_size():
+    model, data = tiny_model(), examples(6)
+    alone = [forward(model, collate(data, [i], 0)) for i in range(6)]
+    for left in (False, True):
+        fw = forward(model, collate(data, list(range(6)), 0, left_pad=left))
+        for i, one in enumerate(alone):
+            n = int(one.mask.sum())
+            got = fw.token_logps[i][fw.mask[i].bool()]
+            torch.testing.assert_close(got, one.token_logps[0][one.mask[0].bool()], atol=1e-5, rtol=0)
+            assert got.numel() == n
+
+
+def test_question_records_do_not_depend_on_batch_size():
+    import random as rnd
+
+    from unlearnlab.eval.records import make_items, make_records
+    from unlearnlab.models.tiny import train_tokenizer
+    from unlearnlab.world.corpora import pretraining_texts
+    from unlearnlab.world.facts import value_pools
+    from unlearnlab.world.generator import generate_world
+
+    world = generate_world(0, 4)
+    tok = train_tokenizer(pretraining_texts(world, 1, rnd.Random(0)), 400)
+    model = tiny_model()
+    model.resize_token_embeddings(len(tok))
+    facts = world.facts()
+    items = make_items(facts, list(world.entities[:2]), "target", value_pools(facts),
+                       {e: {r: "Velmora" for r in facts[e]} for e in world.entities[:2]}, 0, probe=True)
+    a = make_records(model, tok, items, batch_size=1, max_new_tokens=4)
+    b = make_records(model, tok, items, batch_size=13, max_new_tokens=4)
+    for ra, rb in zip(a, b):
+        assert ra["prediction"] == rb["prediction"]
+        for cand, (lp, n) in ra["scores"].items():
+            assert rb["scores"][cand][1] == n and abs(rb["scores"][cand][0] - lp) < 1e-5

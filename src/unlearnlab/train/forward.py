@@ -36,8 +36,11 @@ class Forward:
 
 
 def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | None = None) -> Forward:
+    # Positions count real tokens only, so a left-padded row scores like a right-padded one.
+    position_ids = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                output_hidden_states=hidden_layer is not None, use_cache=False)
+                position_ids=position_ids, output_hidden_states=hidden_layer is not None,
+                use_cache=False)
     logits = out.logits[:, :-1].float()                            # (B, T-1, V)
     labels = batch.input_ids[:, 1:]                                # (B, T-1)
     token_logps = -F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
