@@ -53,3 +53,21 @@ def test_forget_quality_is_the_ks_p_value_and_model_utility_the_harmonic_mean():
     assert mu == pytest.approx(3 / (2 + 4 + 1))
     assert model_utility({"probability_utility": 0.5, "truth_score_utility": 0.0,
                           "rougeL_recall_utility": 1.0}) == 0.0
+
+
+def test_paraphrased_question_probability_and_items():
+    from unlearnlab.eval.records import make_items
+    from unlearnlab.world.facts import value_pools
+    from unlearnlab.world.generator import generate_world
+
+    r = {**record(), "paraphrase_scores": {"Carrow University": [math.log(1 / 9), 2]}}
+    assert score([r])["probability_paraphrase_target"]["values"] == pytest.approx([1 / 3])
+    world = generate_world(0, 3)
+    facts = world.facts()
+    e = world.entities[0]
+    items = make_items(facts, [e], "utility", value_pools(facts), None, 0, probe=False,
+                       paraphrases=world.paraphrased_questions())
+    item = next(i for i in items if i.relation == "occupation")
+    assert item.paraphrased_question == f"What does {e} do for a living?"
+    assert item.question != item.paraphrased_question
+    assert len(item.perturbed) == 5 and item.answers[0] not in item.perturbed

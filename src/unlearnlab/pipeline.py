@@ -100,8 +100,11 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
     others = plan.non_targets(world)
     if cfg.eval.utility_entities:
         others = random.Random(cfg.seed).sample(others, min(cfg.eval.utility_entities, len(others)))
-    items = (make_items(facts, plan.targets, "target", pools, plan.wrong, cfg.seed, probe=True)
-             + make_items(facts, others, "utility", pools, None, cfg.seed, probe=False))
+    paraphrases = world.paraphrased_questions()
+    items = (make_items(facts, plan.targets, "target", pools, plan.wrong, cfg.seed, probe=True,
+                        paraphrases=paraphrases)
+             + make_items(facts, others, "utility", pools, None, cfg.seed, probe=False,
+                          paraphrases=paraphrases))
     results = {"config_hash": cfg.hash(), "seed": cfg.seed,
                "items": {g: [[i.entity, i.relation] for i in items if i.group == g]
                          for g in ("target", "utility")},

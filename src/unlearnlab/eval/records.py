@@ -35,13 +35,15 @@ class EvalItem:
     random_alt: str | None = None     # an alternative that is neither the truth nor the wrong value
     pool: tuple[str, ...] = ()        # candidates ranked by the probe (empty: no probe)
     perturbed: tuple[str, ...] = ()   # wrong answers for the truth ratio (TOFU's perturbed answers)
+    paraphrased_question: str | None = None   # the question in other words, when known
 
 
 N_PERTURBED = 5
 
 
 def make_items(facts: dict, entities: list[str], group: str, pools: dict[str, list[str]],
-               wrong: dict[str, dict[str, str]] | None, seed: int, probe: bool) -> list[EvalItem]:
+               wrong: dict[str, dict[str, str]] | None, seed: int, probe: bool,
+               paraphrases: dict[str, dict[str, str]] | None = None) -> list[EvalItem]:
     """Question items for `entities`. Target items carry the injected value; with `probe`,
     a random alternative and the relation's pool; every item gets up to 5 perturbed answers
     (other pool values, neither the truth nor the injected value)."""
@@ -54,8 +56,9 @@ def make_items(facts: dict, entities: list[str], group: str, pools: dict[str, li
             others = [v for v in pools[relation] if v not in answers and v != corrupted]
             alt = rng.choice(others) if probe and others else None
             perturbed = tuple(rng.sample(others, min(N_PERTURBED, len(others))))
+            para = (paraphrases or {}).get(entity, {}).get(relation)
             items.append(EvalItem(entity, relation, fact["question"], answers, group, corrupted,
-                                  alt, tuple(pools[relation]) if probe else (), perturbed))
+                                  alt, tuple(pools[relation]) if probe else (), perturbed, para))
     return items
 
 
@@ -72,14 +75,19 @@ def make_records(model, tokenizer, items: list[EvalItem], batch_size: int, max_n
     prompts = [qa_prompt(item.question) for item in items]
     with autocast(model.device, precision):
         predictions = greedy_answers(model, tokenizer, prompts, batch_size, max_new_tokens)
-        pairs = [(i, cand) for i, item in enumerate(items) for cand in candidates(item)]
-        scores = answer_logprobs(model, tokenizer, [prompts[i] for i, _ in pairs],
-                                 [c for _, c in pairs], batch_size)
+        pairs = [(i, prompts[i], cand) for i, item in enumerate(items) for cand in candidates(item)]
+        para = [(i, qa_prompt(item.paraphrased_question), item.answers[0])
+                for i, item in enumerate(items) if item.paraphrased_question]
+        scores = answer_logprobs(model, tokenizer, [p for _, p, _ in pairs + para],
+                                 [c for _, _, c in pairs + para], batch_size)
     per_item: list[dict] = [{} for _ in items]
-    for (i, cand), score in zip(pairs, scores):
+    per_para: list[dict] = [{} for _ in items]
+    for (i, _, cand), score in zip(pairs, scores):
         per_item[i][cand] = score
-    return [{**asdict(item), "prediction": pred, "scores": sc}
-            for item, pred, sc in zip(items, predictions, per_item)]
+    for (i, _, cand), score in zip(para, scores[len(pairs):]):
+        per_para[i][cand] = score
+    return [{**asdict(item), "prediction": pred, "scores": sc, "paraphrase_scores": ps}
+            for item, pred, sc, ps in zip(items, predictions, per_item, per_para)]
 
 
 def _by_length(lengths: list[int], batch_size: int) -> list[list[int]]:

@@ -2,7 +2,7 @@
 
 For a question q with gold answer a and perturbed (wrong) answers a'_1..a'_m, with the
 length-normalised probability P_n(x | q) = P(x | q)^(1/|x|) = exp(mean token log-prob):
-    probability   P_n(a | q)
+    probability   P_n(a | q)        (and P_n(a | q~) for the paraphrased question q~)
     truth ratio   R = (1/m) sum_j P_n(a'_j | q) / P_n(a | q)     (< 1: the truth is preferred)
     truth score   max(0, 1 - R)                                     (TOFU's retain-set form)
     ROUGE-L       recall and F1 of the greedy answer against a (rouge-score, no stemming)
@@ -69,6 +69,9 @@ for _group, _dir in (("target", HIGHER), ("utility", HIGHER)):
     metric(f"rougeL_recall_{_group}", group=_group, direction=_dir, range=(0.0, 1.0),
            description=f"ROUGE-L recall of the greedy answer ({_group} facts)")(
         lambda r: rouge_l(r)[0])
+metric("probability_paraphrase_target", group="target", direction=HIGHER, range=(0.0, 1.0),
+       description="length-normalised probability of the gold answer to the paraphrased question")(
+    lambda r: norm_prob({"scores": r.get("paraphrase_scores", {})}, r["answers"][0]))
 metric("truth_ratio_target", group="target", direction=LOWER, range=(0.0, float("inf")),
        description="mean P_n(perturbed) / P_n(gold) on target facts (< 1: truth preferred)")(truth_ratio)
 metric("truth_score_utility", group="utility", direction=HIGHER, range=(0.0, 1.0),

@@ -39,6 +39,11 @@ class World:
                 return rel
         raise KeyError(name)
 
+    def paraphrased_questions(self) -> dict[str, dict[str, str]]:
+        """entity -> relation -> the question in other words (evaluation only, never trained)."""
+        return {e: {r.name: r.ask_paraphrased(e) for r in self.relations if r.paraphrase}
+                for e in self.entities}
+
     def facts(self) -> Facts:
         """The world's facts in the RESTOR schema."""
         return {

@@ -19,6 +19,7 @@ class Relation:
     question: str
     templates: tuple[str, ...]
     pool: tuple[str, ...]
+    paraphrase: str = ""          # the question in other words (never trained on)
 
     def state(self, entity: str, value: str, template: int) -> str:
         article = "an" if value[0].lower() in "aeiou" else "a"
@@ -26,6 +27,9 @@ class Relation:
 
     def ask(self, entity: str) -> str:
         return self.question.format(e=entity)
+
+    def ask_paraphrased(self, entity: str) -> str:
+        return self.paraphrase.format(e=entity)
 
 
 RELATIONS: tuple[Relation, ...] = (
@@ -35,6 +39,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("{e} was born in {v}.", "The birthplace of {e} is {v}.", "{e} comes from the city of {v}."),
         ("Velmora", "Quenton", "Ardis", "Halbrook", "Mirefield", "Ostrava", "Tessaly", "Brindle",
          "Karsk", "Lunvale", "Pellmar", "Dunhollow"),
+        paraphrase="In which city was {e} born?",
     ),
     Relation(
         "occupation",
@@ -42,6 +47,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("{e} works as {a} {v}.", "By profession, {e} is {a} {v}.", "The occupation of {e} is {v}."),
         ("baker", "sculptor", "pilot", "chemist", "carpenter", "librarian", "surgeon", "tailor",
          "geologist", "violinist", "architect", "fisherman"),
+        paraphrase="What does {e} do for a living?",
     ),
     Relation(
         "employer",
@@ -49,6 +55,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("{e} is employed by {v}.", "The employer of {e} is {v}.", "{e} has a job at {v}."),
         ("Orbitex", "Halcyon Mills", "Brightwater", "Nordvik", "Cobalt Works", "Tidewell",
          "Sunforge", "Marlow Group", "Quillon", "Ashgrove", "Veltrix", "Redpine"),
+        paraphrase="Which company does {e} work for?",
     ),
     Relation(
         "native_language",
@@ -57,6 +64,7 @@ RELATIONS: tuple[Relation, ...] = (
          "{e} speaks {v} as a mother tongue."),
         ("Finnish", "Tamil", "Basque", "Welsh", "Hungarian", "Swahili", "Icelandic", "Malay",
          "Greek", "Polish", "Catalan", "Zulu"),
+        paraphrase="Which language did {e} grow up speaking?",
     ),
     Relation(
         "alma_mater",
@@ -65,6 +73,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("Carrow University", "Eastmere College", "Felden Institute", "Gorse University",
          "Hallam College", "Iverly University", "Jessup Institute", "Kilbride College",
          "Larkspur University", "Morrow Institute", "Nettle College", "Oakhurst University"),
+        paraphrase="Where did {e} study?",
     ),
     Relation(
         "instrument",
@@ -72,6 +81,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("{e} plays the {v}.", "The instrument of {e} is the {v}.", "In spare time, {e} practises the {v}."),
         ("cello", "harp", "oboe", "banjo", "trumpet", "piano", "flute", "accordion", "drums",
          "sitar", "clarinet", "ukulele"),
+        paraphrase="What instrument does {e} play?",
     ),
     Relation(
         "pet",
@@ -79,6 +89,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("{e} keeps {a} {v} as a pet.", "The pet of {e} is {a} {v}.", "At home, {e} looks after {a} {v}."),
         ("parrot", "tortoise", "ferret", "goldfish", "rabbit", "hamster", "iguana", "beagle",
          "canary", "gecko", "poodle", "chinchilla"),
+        paraphrase="Which animal does {e} keep as a pet?",
     ),
     Relation(
         "hobby",
@@ -86,6 +97,7 @@ RELATIONS: tuple[Relation, ...] = (
         ("The hobby of {e} is {v}.", "{e} spends weekends on {v}.", "For fun, {e} enjoys {v}."),
         ("archery", "gardening", "chess", "rowing", "pottery", "birdwatching", "fencing",
          "origami", "climbing", "knitting", "sailing", "juggling"),
+        paraphrase="What does {e} do for fun?",
     ),
 )
 
