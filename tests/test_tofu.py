@@ -62,7 +62,7 @@ def test_paraphrased_question_probability_and_items():
 
     r = {**record(), "paraphrase_scores": {"Carrow University": [math.log(1 / 9), 2]}}
     assert score([r])["probability_paraphrase_target"]["values"] == pytest.approx([1 / 3])
-    world = generate_world(0, 3)
+    world = generate_world(0, 30)                # enough entities for 6+ distinct values
     facts = world.facts()
     e = world.entities[0]
     items = make_items(facts, [e], "utility", value_pools(facts), None, 0, probe=False,
