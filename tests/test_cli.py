@@ -30,6 +30,12 @@ def test_run_writes_every_artifact(tiny_run):
     assert manifest["config"]["world"]["n_entities"] == 32
     assert {"pretrain", "corrupt", "evaluate", "unlearn:npo"} <= set(manifest["wall_time_s"])
     assert "torch" in manifest["versions"] and manifest["clean_model"]["cached"] is False
+    # without retrain in the run, the clean model is the oracle for forget quality / privacy leak
+    assert results["oracle"] == "clean"
+    assert set(results["forget_quality"]) == set(results["privacy_leak"]) == set(MODELS) - {"clean"}
+    assert 0.0 <= results["forget_quality"]["npo"] <= 1.0
+    assert set(results["privacy_leak"]["ga"]) == {"loss", "zlib", "min_k", "min_k_pp"}
+    assert results["model_utility"]["clean"] > 0.5
     summary = (tiny_run / "summary.md").read_text()
     for model in MODELS:
         assert f"| {model} |" in summary

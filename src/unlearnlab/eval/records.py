@@ -39,6 +39,7 @@ class EvalItem:
 
 
 N_PERTURBED = 5
+STOP_STRINGS = ["\n"]
 
 
 def make_items(facts: dict, entities: list[str], group: str, pools: dict[str, list[str]],
@@ -109,7 +110,8 @@ def answer_logprobs(model, tokenizer, prompts: list[str], answers: list[str],
 
 def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
                    max_new_tokens: int) -> list[str]:
-    """Greedy continuation of each prompt, cut at the first newline and stripped."""
+    """Greedy continuation of each prompt (stopping at EOS or a newline), cut at the first
+    newline and stripped."""
     examples = prompt_answers(tokenizer, prompts, [""] * len(prompts), max_len=1024, eos=False)
     out = [""] * len(prompts)
     for idx in _by_length([len(x) for x in examples.input_ids], batch_size):
@@ -117,7 +119,8 @@ def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
         generated = model.generate(
             input_ids=batch.input_ids, attention_mask=batch.attention_mask,
             max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            stop_strings=STOP_STRINGS, tokenizer=tokenizer)   # each row stops at a newline
         new = generated[:, batch.input_ids.shape[1]:]
         for i, row in zip(idx, new):
             text = tokenizer.decode(row, skip_special_tokens=True)
