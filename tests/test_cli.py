@@ -131,12 +131,13 @@ def test_checkpoints_every_n_steps_bracket_the_unlearning(tiny_run):
     runs = tiny_run.parent
     assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=curves",
                  "--set", "eval.every_n_steps=4", "--set", "methods=[npo,iterative,task_vector]",
+                 "--set", "eval.curve_metrics=[target_accuracy,corrupted_rate,utility,ppl_forget]",
                  "--set", "hparams.iterative={max_rounds: 2, steps_per_round: 3, stop_below: -1, utility_floor: 0}"]) == 0
     models = read_json(runs / "curves" / "results.json")["models"]
     corrupted = models["corrupted"]["metrics"]
     npo = models["npo"]
     assert [c["step"] for c in npo["checkpoints"]] == [0, 4, 8]
-    for metric in ("target_accuracy", "corrupted_rate", "utility"):
+    for metric in ("target_accuracy", "corrupted_rate", "utility", "ppl_forget"):
         assert npo["checkpoints"][0][metric] == corrupted[metric]["mean"]
         assert npo["checkpoints"][-1][metric] == npo["metrics"][metric]["mean"]
     # iterative: 2 rounds x 3 steps, checkpoints counted across rounds

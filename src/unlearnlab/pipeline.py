@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from unlearnlab.config import Config
-from unlearnlab.eval.metrics import restoration, score
+from unlearnlab.eval.metrics import METRICS, restoration, score
 from unlearnlab.eval.mia import ORIENTATION, mia_auc, privacy_leak
 from unlearnlab.eval.records import make_items, make_records, text_records
 from unlearnlab.eval.tofu import forget_quality, model_utility
@@ -32,6 +32,29 @@ from unlearnlab.summary import summary_markdown
 from unlearnlab.train.batches import documents
 from unlearnlab.world.facts import value_pools
 from unlearnlab.world.generator import generate_world
+
+
+def compare_models(results: dict, methods) -> None:
+    """Cross-model figures, from per-model results only: restoration, model utility, and
+    against the oracle (the retrained model when it ran, else the clean model, which is
+    exactly what retraining without the forget set gives with the same seed: retrain with
+    seed_offset 0 reproduces it bit for bit) forget quality and privacy leak."""
+    models = results["models"]
+    acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in models.items()}
+    results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
+                              for name in methods}
+    results["mia_orientation"] = ORIENTATION
+    results["model_utility"] = {label: model_utility({k: v["mean"] for k, v in m["metrics"].items()})
+                                for label, m in models.items()}
+    oracle = "retrain" if "retrain" in methods else "clean"
+    results["oracle"] = oracle
+    ref = models[oracle]
+    results["forget_quality"] = {
+        label: forget_quality(m["values"]["truth_ratio_target"], ref["values"]["truth_ratio_target"])
+        for label, m in models.items() if label != oracle}
+    results["privacy_leak"] = {
+        label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"]) for kind, v in m["mia"].items()}
+        for label, m in models.items() if label != oracle}
 
 
 def _subset(n_texts: int, cfg: Config) -> list[int]:
@@ -118,13 +141,20 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
                 (("forget_docs", plan.documents), ("holdout_docs", plan.holdout),
                  ("retain_docs", plan.retain))}
 
+    doc_metrics = {METRICS.get(m).group for m in cfg.eval.curve_metrics} & set(doc_sets)
+
+    def records_of(m, with_docs: bool = True) -> tuple[list[dict], list[dict]]:
+        """The model's question records and (optionally) document records."""
+        records = make_records(m, tokenizer, items, cfg.eval.batch_size,
+                               cfg.eval.max_new_tokens, cfg.precision)
+        docs = [r for group, texts in doc_sets.items() if with_docs
+                for r in text_records(m, tokenizer, texts, group, cfg.eval.batch_size,
+                                      cfg.precision)]
+        return records, docs
+
     def evaluate(label: str, m) -> None:
         with timer("evaluate"):
-            records = make_records(m, tokenizer, items, cfg.eval.batch_size,
-                                   cfg.eval.max_new_tokens, cfg.precision)
-            docs = [r for group, texts in doc_sets.items()
-                    for r in text_records(m, tokenizer, texts, group, cfg.eval.batch_size,
-                                          cfg.precision)]
+            records, docs = records_of(m)
         atomic_write_json(run_dir / "records" / f"{label}.json", records)
         scores = score(records + docs)
         results["models"][label] = {
@@ -134,6 +164,11 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
             "mia": mia_auc(docs)}
         if cfg.keep_models:
             save_causal_lm(m, tokenizer, run_dir / "models" / label)
+
+    def checkpoint_scores(m) -> dict[str, float]:
+        """Metric means for checkpoints; documents are scored only if a curve metric needs them."""
+        records, docs = records_of(m, with_docs=bool(doc_metrics))
+        return _means(score(records + docs))
 
     atomic_write_json(run_dir / "facts.json", facts)
     atomic_write_json(run_dir / "corruption.json", dataclasses.asdict(plan))
@@ -154,8 +189,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
         ctx = unlearn.UnlearnContext(
             cfg=cfg, model=copy.deepcopy(model), tokenizer=tokenizer, forget=forget,
             retain=retain, forget_texts=plan.documents, retain_texts=plan.retain, device=device,
-            evaluate=lambda m: _means(score(make_records(m, tokenizer, items, cfg.eval.batch_size,
-                                                         cfg.eval.max_new_tokens, cfg.precision))),
+            evaluate=checkpoint_scores,
             extras={"world": world, "plan": plan, "recorders": recorders})
         with timer(f"unlearn:{name}"):
             outcome = unlearn.run(name, ctx)
@@ -167,25 +201,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
         del ctx, outcome
         log(f"{name}: done")
 
-    acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in results["models"].items()}
-    results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
-                              for name in cfg.methods}
-    results["mia_orientation"] = ORIENTATION
-    results["model_utility"] = {
-        label: model_utility({k: v["mean"] for k, v in m["metrics"].items()})
-        for label, m in results["models"].items()}
-    # The oracle for forget quality and privacy leak: the retrained model when it ran, else the
-    # clean model, which is exactly what retraining without the forget set gives with the
-    # same seed (retrain with seed_offset 0 reproduces it bit for bit).
-    oracle = "retrain" if "retrain" in cfg.methods else "clean"
-    results["oracle"] = oracle
-    ref = results["models"][oracle]
-    results["forget_quality"] = {
-        label: forget_quality(m["values"]["truth_ratio_target"], ref["values"]["truth_ratio_target"])
-        for label, m in results["models"].items() if label != oracle}
-    results["privacy_leak"] = {
-        label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"]) for kind, v in m["mia"].items()}
-        for label, m in results["models"].items() if label != oracle}
+    compare_models(results, cfg.methods)
     manifest["wall_time_s"] = timer.stages
     manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
     table = summary_markdown(results, cfg.methods)
