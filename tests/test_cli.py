@@ -143,3 +143,16 @@ def test_checkpoints_every_n_steps_bracket_the_unlearning(tiny_run):
     # iterative: 2 rounds x 3 steps, checkpoints counted across rounds
     assert [c["step"] for c in models["iterative"]["checkpoints"]] == [0, 4]
     assert "checkpoints" not in models["task_vector"]          # a procedure without a loop of its own
+
+
+def test_paired_comparisons_per_method_with_holm(tiny_run):
+    results = read_json(tiny_run / "results.json")
+    models, cmp = results["models"], results["comparisons"]
+    assert set(cmp) == set(MODELS) - {"clean", "corrupted"}
+    for name, by_metric in cmp.items():
+        c = by_metric["target_accuracy"]["vs_corrupted"]
+        a = models[name]["values"]["target_accuracy"]
+        b = models["corrupted"]["values"]["target_accuracy"]
+        assert c["n"] == len(a) and abs(c["mean_diff"] - (sum(a) - sum(b)) / len(a)) < 1e-12
+        assert c["p_t"] <= c["p_t_holm"] <= 1.0
+        assert "vs_clean" in by_metric["logp_correct"]

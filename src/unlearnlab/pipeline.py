@@ -28,6 +28,7 @@ from unlearnlab.methods import METHODS
 from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
 from unlearnlab.runs import atomic_write_json, atomic_write_text, replace_dir, versions
 from unlearnlab.stages import corrupt, pretrain, unlearn
+from unlearnlab.stats import holm, paired_comparison
 from unlearnlab.summary import summary_markdown
 from unlearnlab.train.batches import documents
 from unlearnlab.world.facts import value_pools
@@ -55,6 +56,27 @@ def compare_models(results: dict, methods) -> None:
     results["privacy_leak"] = {
         label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"]) for kind, v in m["mia"].items()}
         for label, m in models.items() if label != oracle}
+    results["comparisons"] = paired_comparisons(models, methods)
+
+
+COMPARED = ("target_accuracy", "logp_correct")
+
+
+def paired_comparisons(models: dict, methods) -> dict:
+    """Per method and metric, paired per target fact against the corrupted and the clean
+    model (t-test, Wilcoxon, d_z, bootstrap CI), with Holm-adjusted p-values across methods."""
+    out: dict = {name: {} for name in methods}
+    for metric in COMPARED:
+        for baseline in ("corrupted", "clean"):
+            family = {}
+            for name in methods:
+                cmp = paired_comparison(models[name]["values"][metric],
+                                        models[baseline]["values"][metric])
+                out[name].setdefault(metric, {})[f"vs_{baseline}"] = cmp
+                family[name] = cmp["p_t"]
+            for name, p in holm(family).items():
+                out[name][metric][f"vs_{baseline}"]["p_t_holm"] = p
+    return out
 
 
 def _subset(n_texts: int, cfg: Config) -> list[int]:

@@ -12,8 +12,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from unlearnlab.errors import UserError
-from unlearnlab.methods.base import (METHODS, MethodSpec, Outcome, check_range,
-                                     register_method, register_procedure)
+from unlearnlab.methods.base import (
+    METHODS,
+    MethodSpec,
+    Outcome,
+    check_range,
+    register_method,
+    register_procedure,
+)
 
 __all__ = ["METHODS", "MethodSpec", "Outcome", "check_range", "register_method",
            "register_procedure", "load_plugins"]

@@ -15,7 +15,11 @@ from unlearnlab.config import Config
 from unlearnlab.errors import UserError
 from unlearnlab.train.batches import documents
 from unlearnlab.train.loop import FINETUNE, train
-from unlearnlab.world.corpora import corruption_documents, draw_wrong_values, retain_documents
+from unlearnlab.world.corpora import (
+    corruption_documents,
+    draw_wrong_values,
+    retain_documents,
+)
 from unlearnlab.world.generator import World
 
 MAX_LEN = 256
