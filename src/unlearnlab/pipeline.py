@@ -205,8 +205,8 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
     atomic_write_json(run_dir / "curves" / "corrupt.json", curve)
     evaluate("corrupted", model)
 
-    forget = documents(tokenizer, plan.documents, corrupt.MAX_LEN)
-    retain = documents(tokenizer, plan.retain, corrupt.MAX_LEN)
+    forget = documents(tokenizer, plan.documents)
+    retain = documents(tokenizer, plan.retain)
     for name in cfg.methods:
         ctx = unlearn.UnlearnContext(
             cfg=cfg, model=copy.deepcopy(model), tokenizer=tokenizer, forget=forget,

@@ -54,7 +54,7 @@ def retrain(hp: RetrainParams, ctx) -> Outcome:
     def build(folder):
         model = build_model(cfg.pretrain.model, ctx.tokenizer, seed).to(ctx.device)
         state["curve"] = train(model, FINETUNE, cfg.pretrain.train, seed=seed,
-                               forget=documents(ctx.tokenizer, texts + kept, pretrain.MAX_LEN),
+                               forget=documents(ctx.tokenizer, texts + kept),
                                pad_id=ctx.tokenizer.pad_token_id, desc="retrain",
                                progress=cfg.progress, precision=cfg.precision)
         save_causal_lm(model, ctx.tokenizer, folder)

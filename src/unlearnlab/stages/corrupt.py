@@ -22,8 +22,6 @@ from unlearnlab.world.corpora import (
 )
 from unlearnlab.world.generator import World
 
-MAX_LEN = 256
-
 
 @dataclass(frozen=True)
 class Corruption:
@@ -62,7 +60,7 @@ def run(cfg: Config, model, tokenizer, corruption: Corruption, recorders=()):
 
     recorders observe every training batch (influence tracking, e.g. first-epoch gradients).
     """
-    forget = documents(tokenizer, corruption.documents, MAX_LEN)
+    forget = documents(tokenizer, corruption.documents)
     params = None
     lora = cfg.corruption.lora
     if lora is not None:

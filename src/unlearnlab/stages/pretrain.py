@@ -23,7 +23,6 @@ from unlearnlab.world.corpora import pretraining_texts
 from unlearnlab.world.generator import World
 
 FORMAT = 1          # bump when what is trained for the same settings changes
-MAX_LEN = 256
 
 
 def cache_key(cfg: Config) -> str:
@@ -40,7 +39,7 @@ def run(cfg: Config, world: World, device) -> tuple[Path, bool]:
         texts = pretraining_texts(world, cfg.world.docs_per_entity, random.Random(cfg.pretrain.seed))
         tokenizer = train_tokenizer(texts, cfg.pretrain.vocab_size)
         model = build_model(cfg.pretrain.model, tokenizer, cfg.pretrain.seed).to(device)
-        curve = train(model, FINETUNE, cfg.pretrain.train, forget=documents(tokenizer, texts, MAX_LEN),
+        curve = train(model, FINETUNE, cfg.pretrain.train, forget=documents(tokenizer, texts),
                       pad_id=tokenizer.pad_token_id, seed=cfg.pretrain.seed, desc="pretrain",
                       progress=cfg.progress, precision=cfg.precision)
         save_causal_lm(model, tokenizer, folder)

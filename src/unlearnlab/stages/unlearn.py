@@ -19,8 +19,6 @@ from unlearnlab.train.loop import Objective, TrainConfig, train
 from unlearnlab.train.params import select_parameters
 from unlearnlab.train.reference import CachedReference, LiveReference
 
-MAX_LEN = 256
-
 
 @dataclass
 class UnlearnContext:
@@ -72,7 +70,7 @@ class LossRun:
                             f"(this model's hidden-state layers), got {layer}")
         self.alt = None
         if self.objective.needs_alt:
-            self.alt = documents(ctx.tokenizer, spec.alternatives(hp, ctx.forget_texts), MAX_LEN)
+            self.alt = documents(ctx.tokenizer, spec.alternatives(hp, ctx.forget_texts))
         self.reference = None
         if self.objective.refs:
             if cfg.unlearn.reference == "live":

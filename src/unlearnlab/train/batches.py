@@ -33,7 +33,10 @@ class Batch:
                                               self.loss_mask)), self.idx)
 
 
-def documents(tokenizer, texts: list[str], max_len: int) -> ExampleSet:
+MAX_DOC_TOKENS = 256     # training documents are cut to this many tokens (BOS and EOS included)
+
+
+def documents(tokenizer, texts: list[str], max_len: int = MAX_DOC_TOKENS) -> ExampleSet:
     """Each text as BOS + tokens + EOS (truncated to `max_len`), every token counted."""
     ids = [[tokenizer.bos_token_id] + tokenizer.encode(t, add_special_tokens=False)[: max_len - 2]
            + [tokenizer.eos_token_id] for t in texts]
