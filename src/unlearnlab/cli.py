@@ -1,4 +1,5 @@
-"""Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`, `unlearnlab methods`.
+"""Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`, `unlearnlab methods`,
+`unlearnlab report RUN_DIR`, `unlearnlab compare RUN_A RUN_B ... [--out DIR]`.
 
 Bad input ends with one line on stderr naming the problem and the valid options, exit 2.
 """
@@ -27,6 +28,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a config key, e.g. --set unlearn.train.lr=1e-4 (repeatable)")
     sub.add_parser("methods", help="list the registered unlearning methods",
                    description="List every registered unlearning method with its paper.")
+    report = sub.add_parser(
+        "report", help="re-render report.html and summary.md of a finished run",
+        description="Re-render RUN_DIR/report.html and RUN_DIR/summary.md from the run's saved "
+                    "results (nothing is recomputed).")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `unlearnlab run`")
+    compare = sub.add_parser(
+        "compare", help="put several finished runs side by side",
+        description="Compare finished runs from their saved results: a table of every model of "
+                    "every run and a restoration-vs-utility plot, in OUT/report.html and "
+                    "OUT/summary.md.")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
+    compare.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
     return parser
 
 
@@ -45,12 +58,26 @@ def main(argv: list[str] | None = None) -> int:
                 spec = METHODS.get(name)
                 print(f"{name:<{width}}  {spec.summary}  [{spec.paper}]")
             return 0
+        if args.command == "report":
+            from unlearnlab.report import render
+
+            render(args.run_dir)
+            print(f"report: {args.run_dir}/report.html  summary: {args.run_dir}/summary.md")
+            return 0
+        if args.command == "compare":
+            from unlearnlab.report.compare import compare
+
+            out, markdown = compare(args.run_dirs, args.out)
+            print(markdown)
+            print(f"report: {out}/report.html  summary: {out}/summary.md")
+            return 0
         from unlearnlab.config import load_config
         from unlearnlab.pipeline import run
 
         cfg = load_config(args.config, args.overrides)
         run_dir = run(cfg)
-        print(f"results: {run_dir}/results.json  summary: {run_dir}/summary.md")
+        print(f"results: {run_dir}/results.json  report: {run_dir}/report.html  "
+              f"summary: {run_dir}/summary.md")
         return 0
     except UserError as exc:
         print(f"unlearnlab: error: {exc}", file=sys.stderr)

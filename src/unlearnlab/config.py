@@ -111,6 +111,7 @@ class EvalConfig:
 class Config:
     name: str = "default"
     seed: int = 0                     # targets, wrong values, unlearning order
+    seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM
     device: str = "auto"              # auto | cpu | cuda
     precision: str = "fp32"           # fp32 | bf16 (autocast; GPU)
@@ -133,6 +134,12 @@ class Config:
         _one_of("precision", self.precision, ("fp32", "bf16"))
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise UserError(f"name must be a plain folder name, got {self.name!r}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise UserError(f"seeds: each seed at most once, got {list(self.seeds)}")
+
+    def for_seed(self, seed: int) -> Config:
+        """The single-seed config of one seed of a `seeds` run (same hash as `--set seed=S`)."""
+        return dataclasses.replace(self, seed=seed, seeds=())
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -5,7 +5,9 @@
 Writes `runs/<name>/`: manifest.json (resolved config and its hash, seed, versions, device,
 per-stage wall time), facts.json, corruption.json, curves/*.json (loss curves),
 records/*.json (per-item model outputs), results.json (per model: aggregates with n and
-95% CI, and per-item values) and summary.md. Every file is written atomically.
+95% CI, and per-item values), report.html and summary.md. Every file is written atomically.
+With `seeds: [...]` each seed is such a run in seed-<S>/, and the top level holds
+results.json and manifest.json aggregated over seeds (see aggregate.py) with their report.
 """
 
 from __future__ import annotations
@@ -19,64 +21,20 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from unlearnlab import report
+from unlearnlab.aggregate import aggregate
+from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
-from unlearnlab.eval.metrics import METRICS, restoration, score
-from unlearnlab.eval.mia import ORIENTATION, mia_auc, privacy_leak
+from unlearnlab.eval.metrics import METRICS, score
+from unlearnlab.eval.mia import mia_auc
 from unlearnlab.eval.records import make_items, make_records, text_records
-from unlearnlab.eval.tofu import forget_quality, model_utility
 from unlearnlab.methods import METHODS
 from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
-from unlearnlab.runs import atomic_write_json, atomic_write_text, replace_dir, versions
+from unlearnlab.runs import atomic_write_json, replace_dir, versions
 from unlearnlab.stages import corrupt, pretrain, unlearn
-from unlearnlab.stats import holm, paired_comparison
-from unlearnlab.summary import summary_markdown
 from unlearnlab.train.batches import documents
 from unlearnlab.world.facts import value_pools
 from unlearnlab.world.generator import generate_world
-
-
-def compare_models(results: dict, methods) -> None:
-    """Cross-model figures, from per-model results only: restoration, model utility, and
-    against the oracle (the retrained model when it ran, else the clean model, which is
-    exactly what retraining without the forget set gives with the same seed: retrain with
-    seed_offset 0 reproduces it bit for bit) forget quality and privacy leak."""
-    models = results["models"]
-    acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in models.items()}
-    results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
-                              for name in methods}
-    results["mia_orientation"] = ORIENTATION
-    results["model_utility"] = {label: model_utility({k: v["mean"] for k, v in m["metrics"].items()})
-                                for label, m in models.items()}
-    oracle = "retrain" if "retrain" in methods else "clean"
-    results["oracle"] = oracle
-    ref = models[oracle]
-    results["forget_quality"] = {
-        label: forget_quality(m["values"]["truth_ratio_target"], ref["values"]["truth_ratio_target"])
-        for label, m in models.items() if label != oracle}
-    results["privacy_leak"] = {
-        label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"]) for kind, v in m["mia"].items()}
-        for label, m in models.items() if label != oracle}
-    results["comparisons"] = paired_comparisons(models, methods)
-
-
-COMPARED = ("target_accuracy", "logp_correct")
-
-
-def paired_comparisons(models: dict, methods) -> dict:
-    """Per method and metric, paired per target fact against the corrupted and the clean
-    model (t-test, Wilcoxon, d_z, bootstrap CI), with Holm-adjusted p-values across methods."""
-    out: dict = {name: {} for name in methods}
-    for metric in COMPARED:
-        for baseline in ("corrupted", "clean"):
-            family = {}
-            for name in methods:
-                cmp = paired_comparison(models[name]["values"][metric],
-                                        models[baseline]["values"][metric])
-                out[name].setdefault(metric, {})[f"vs_{baseline}"] = cmp
-                family[name] = cmp["p_t"]
-            for name, p in holm(family).items():
-                out[name][metric][f"vs_{baseline}"]["p_t_holm"] = p
-    return out
 
 
 def _subset(n_texts: int, cfg: Config) -> list[int]:
@@ -103,25 +61,57 @@ class Timer:
 
 
 def run(cfg: Config, log=print) -> Path:
-    """Run the whole experiment; return the run directory.
+    """Run the whole experiment (once, or once per seed of `cfg.seeds`); return the run dir.
 
     The run is written into a hidden temporary folder beside `runs/<name>` and moved into
-    place only when complete, so a failed or interrupted run leaves the previous one intact.
+    place only when complete (report.html and summary.md included), so a failed or
+    interrupted run leaves the previous one intact.
     """
     final = Path(cfg.runs_dir) / cfg.name
     device = pick_device(cfg.device)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{cfg.name}.tmp-"))
     try:
-        _run(cfg, device, tmp, log)
+        if cfg.seeds:
+            _run_seeds(cfg, device, tmp, log)
+        else:
+            _run(cfg, device, tmp, log)
+        files = report.render(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     replace_dir(tmp, final)
+    log(report.terminal_summary(files.results, files.manifest))
     return final
 
 
-def _run(cfg: Config, device, run_dir: Path, log) -> None:
+def _run_seeds(cfg: Config, device, run_dir: Path, log) -> None:
+    """The whole pipeline once per seed into seed-<S>/ (each a complete single-seed run with
+    its own report), then results.json and manifest.json aggregated over the seeds."""
+    per_seed, manifests = {}, {}
+    for seed in cfg.seeds:
+        log(f"seed {seed} ({cfg.seeds.index(seed) + 1} of {len(cfg.seeds)})")
+        sub = run_dir / f"seed-{seed}"
+        per_seed[seed], manifests[seed] = _run(cfg.for_seed(seed), device, sub, log)
+        report.render(sub)
+    first = manifests[cfg.seeds[0]]
+    stages: dict[str, float] = {}
+    for m in manifests.values():
+        for stage, seconds in m["wall_time_s"].items():
+            stages[stage] = round(stages.get(stage, 0.0) + seconds, 3)
+    manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
+                "seeds": list(cfg.seeds), "device": first["device"], "versions": first["versions"],
+                "clean_model": first["clean_model"],
+                "seed_config_hashes": {str(s): m["config_hash"] for s, m in manifests.items()},
+                "wall_time_s": stages,
+                "wall_time_per_seed_s": {str(s): m["wall_time_total_s"] for s, m in manifests.items()},
+                "wall_time_total_s": round(sum(stages.values()), 3)}
+    atomic_write_json(run_dir / "results.json", aggregate(per_seed, cfg.methods))
+    atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
+    """One seed end to end into `run_dir`; returns (results, manifest) as written."""
     timer = Timer()
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seed": cfg.seed, "device": str(device), "versions": versions()}
@@ -226,8 +216,6 @@ def _run(cfg: Config, device, run_dir: Path, log) -> None:
     compare_models(results, cfg.methods)
     manifest["wall_time_s"] = timer.stages
     manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
-    table = summary_markdown(results, cfg.methods)
     atomic_write_json(run_dir / "results.json", results)
-    atomic_write_text(run_dir / "summary.md", table)
     atomic_write_json(run_dir / "manifest.json", manifest)
-    log(table)
+    return results, manifest

@@ -124,3 +124,12 @@ for _group, _set, _direction in (("forget_docs", "forget", LOWER), ("retain_docs
     metric(f"extraction_{_set}", group=_group, direction=_direction, range=(0.0, 1.0),
            description=f"extraction strength of {_set} documents (1 - shortest prefix share)")(
         extraction_strength)
+
+
+@metric("membership_forget", description="Min-K%++ membership score of forget documents "
+        "(higher = looks more trained on)", group=MEMBERS, direction=LOWER,
+        range=(float("-inf"), float("inf")))
+def membership_forget(record: dict) -> float:
+    """Per-document influence of the forget set as a membership signal: paired before/after
+    comparisons of it show whether unlearning removed each document's trace."""
+    return mia_score(record, "min_k_pp")

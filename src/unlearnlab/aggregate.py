@@ -1,0 +1,69 @@
+"""Several seeds of one experiment -> one results.json: a pure function of the per-seed results.
+
+Every per-seed figure (a metric's mean, an MIA AUC, restoration, model utility, forget
+quality, privacy leak) becomes {mean, n, sd, ci95, per_seed} over the seeds, with the
+Student-t 95% interval of the mean (n = number of seeds). Per-item values are pooled
+(concatenated seed by seed, the same order for every model), so the paired per-item
+comparisons run over all facts (or documents) of all seeds and stay paired.
+"""
+
+from __future__ import annotations
+
+from unlearnlab.comparisons import head_to_head, paired_comparisons
+from unlearnlab.stats import mean_ci
+
+
+def over_seeds(values: list) -> dict:
+    """Mean and 95% CI of one figure over seeds; None entries (undefined) are left out."""
+    return {**mean_ci([v for v in values if v is not None]), "per_seed": values}
+
+
+def _figure(per_seed: list[dict], key: str) -> dict:
+    """A {label: float} section of results.json, aggregated label by label."""
+    labels = per_seed[0].get(key, {})
+    return {label: over_seeds([r[key].get(label) for r in per_seed]) for label in labels}
+
+
+def _model(per_seed: list[dict]) -> dict:
+    first = per_seed[0]
+    out = {"metrics": {}, "values": {}, "mia": {}}
+    for name, m in first["metrics"].items():
+        out["metrics"][name] = {**over_seeds([r["metrics"][name]["mean"] for r in per_seed]),
+                                "direction": m["direction"]}
+        out["values"][name] = [v for r in per_seed for v in r["values"][name]]
+    for kind in first.get("mia", {}):
+        out["mia"][kind] = {"auc_over_seeds": over_seeds([r["mia"][kind]["auc"] for r in per_seed])}
+        out["mia"][kind]["auc"] = out["mia"][kind]["auc_over_seeds"]["mean"]
+    checkpoints = [r.get("checkpoints") for r in per_seed]
+    if checkpoints[0] and all(c and [p["step"] for p in c] == [p["step"] for p in checkpoints[0]]
+                              for c in checkpoints):
+        out["checkpoints"] = [
+            {key: (points[0][key] if key == "step" else over_seeds([p[key] for p in points])["mean"])
+             for key in points[0]}
+            for points in zip(*checkpoints)]
+    return out
+
+
+def aggregate(per_seed: dict[int, dict], methods) -> dict:
+    """One results.json for a `seeds` run from the results of each seed (see module doc)."""
+    seeds = list(per_seed)
+    results = [per_seed[s] for s in seeds]
+    first = results[0]
+    out = {"config_hash": first["config_hash"], "seeds": seeds,
+           "runs": {str(s): f"seed-{s}" for s in seeds},
+           "items": {group: [[s, *item] if isinstance(item, list) else [s, item]
+                             for s, r in zip(seeds, results) for item in r["items"][group]]
+                     for group in first["items"]},
+           "models": {label: _model([r["models"][label] for r in results])
+                      for label in first["models"]}}
+    out["restoration"] = _figure(results, "restoration")
+    out["mia_orientation"] = first["mia_orientation"]
+    out["model_utility"] = _figure(results, "model_utility")
+    out["oracle"] = first["oracle"]
+    out["forget_quality"] = _figure(results, "forget_quality")
+    out["privacy_leak"] = {label: {kind: over_seeds([r["privacy_leak"][label][kind] for r in results])
+                                   for kind in leak}
+                           for label, leak in first["privacy_leak"].items()}
+    out["comparisons"] = paired_comparisons(out["models"], methods)
+    out["head_to_head"] = head_to_head(out["models"], methods)
+    return out

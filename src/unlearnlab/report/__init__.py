@@ -1,0 +1,120 @@
+"""The run report: report.html (self-contained, plots embedded) and summary.md, rendered
+only from a run directory's saved files (results.json, manifest.json, curves/*.json).
+
+`unlearnlab run` calls `render` on the finished run; `unlearnlab report RUN_DIR` calls the
+same function later, so a re-render of an unchanged run gives identical files. No model is
+loaded and nothing is recomputed beyond formatting.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from unlearnlab.errors import UserError
+from unlearnlab.report import figures, tables
+from unlearnlab.report.summary import headline, summary_markdown, terminal_summary
+from unlearnlab.runs import atomic_write_text
+
+__all__ = ["RunFiles", "load_run", "render", "render_html", "terminal_summary"]
+
+
+@dataclass
+class RunFiles:
+    path: Path
+    results: dict
+    manifest: dict
+    curves: dict[str, list[dict]]
+
+
+def load_run(run_dir: str | Path) -> RunFiles:
+    """The saved files of a run; one clear error if `run_dir` is not a finished run."""
+    path = Path(run_dir)
+    for name in ("results.json", "manifest.json"):
+        if not (path / name).is_file():
+            raise UserError(f"not a run directory (no {name}): {path}; "
+                            "give a folder written by `unlearnlab run`, e.g. runs/default")
+    try:
+        results = json.loads((path / "results.json").read_text(encoding="utf-8"))
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"unreadable run file in {path}: {exc.msg} (line {exc.lineno})") from None
+    if "models" not in results or "restoration" not in results:
+        raise UserError(f"{path}/results.json is not an unlearnlab results file "
+                        "(no models / restoration)")
+    order = ["corrupt", *tables.methods_of(results)]
+    curves = {name: json.loads((path / "curves" / f"{name}.json").read_text(encoding="utf-8"))
+              for name in order if (path / "curves" / f"{name}.json").is_file()}
+    return RunFiles(path, results, manifest, curves)
+
+
+FIGURES = (
+    ("accuracy", "Accuracy per model",
+     "Target-fact accuracy of the clean, corrupted and unlearned models, the rate of answering "
+     "with the injected wrong value, and utility (accuracy on other entities); bars are 95% CIs.",
+     lambda run: figures.accuracy_bars(run.results)),
+    ("tradeoff", "Restoration against utility",
+     "Each method's restoration of the clean answers (x) and the utility it keeps (y); the "
+     "ideal is the top right corner (clean).",
+     lambda run: figures.tradeoff(run.results)),
+    ("curves", "Metrics during unlearning",
+     "Curve metrics evaluated every eval.every_n_steps steps (step 0 = the corrupted model).",
+     lambda run: figures.metric_curves(run.results)),
+    ("losses", "Training losses",
+     "The corruption fine-tuning loss and each method's unlearning loss per step.",
+     lambda run: figures.loss_curves(run.curves)),
+    ("probe", "Logit probe",
+     "Per target fact: mean per-token log-prob of the correct, the injected and a random "
+     "answer (boxes: quartiles, whiskers: 1.5 IQR). Restoration moves mass from red back to blue.",
+     lambda run: figures.logit_probe(run.results)),
+    ("relations", "Per relation",
+     "Target accuracy per relation and model.",
+     lambda run: figures.relation_heatmap(run.results)),
+)
+
+
+def _figures(run: RunFiles) -> list[dict]:
+    out = []
+    for fig_id, title, caption, draw in FIGURES:
+        png = draw(run)
+        if png is not None:
+            out.append({"id": fig_id, "title": title, "caption": caption,
+                        "png": base64.b64encode(png).decode("ascii")})
+    return out
+
+
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("unlearnlab", "report"),
+                       autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+
+
+def render_html(run: RunFiles) -> str:
+    results, manifest = run.results, run.manifest
+    seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
+    return _environment().get_template("report.html.j2").render(
+        title=f"unlearnlab report: {manifest.get('name', run.path.name)}",
+        headline=headline(results, manifest),
+        sections=[("models", "Models"), ("figures", "Figures"), ("metrics", "Every metric"),
+                  ("stats", "Paired comparisons"), ("relations", "Per relation"), ("run", "Run")],
+        seed_runs=seed_runs,
+        main=tables.main_table(results), findings=tables.findings(results),
+        figures=_figures(run), all_metrics=tables.all_metrics_table(results),
+        descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
+        head_to_head=tables.head_to_head_table(results), relations=tables.relation_table(results),
+        run=tables.run_table(manifest),
+        config_yaml=yaml.safe_dump(manifest.get("config", {}), sort_keys=False))
+
+
+def render(run_dir: str | Path) -> RunFiles:
+    """Write report.html and summary.md into `run_dir` from its saved files."""
+    run = load_run(run_dir)
+    html = render_html(run)
+    markdown = summary_markdown(run.results, run.manifest)
+    atomic_write_text(run.path / "summary.md", markdown)
+    atomic_write_text(run.path / "report.html", html)
+    return run

@@ -1,0 +1,101 @@
+"""`unlearnlab compare RUN_A RUN_B ...`: several finished runs side by side, from their saved
+results only (report.html and summary.md in the output folder)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from unlearnlab.errors import UserError
+from unlearnlab.report import figures, tables
+from unlearnlab.report.figures import STYLE, to_png
+from unlearnlab.runs import atomic_write_text
+
+COLUMNS = (("target_accuracy", "target acc ↑"), ("corrupted_rate", "corrupted ↓"),
+           ("utility", "utility ↑"), ("restoration", "restoration ↑"),
+           ("ppl_forget", "ppl forget"), ("mia_auc", "MIA AUC (Min-K%++)"))
+MARKERS = "osD^vP*Xhp"
+
+
+def run_names(runs) -> list[str]:
+    """Each run's folder name, or parent/name where two folders share a name."""
+    names = [r.path.name for r in runs]
+    return [f"{r.path.parent.name}/{r.path.name}" if names.count(r.path.name) > 1 else r.path.name
+            for r in runs]
+
+
+def runs_table(runs, names) -> tables.Table:
+    rows = []
+    for name, run in zip(names, runs):
+        seeds = run.results.get("seeds")
+        rows.append([name, run.manifest.get("config_hash", "—"),
+                     ", ".join(map(str, seeds)) if seeds else str(run.results.get("seed", "—")),
+                     str(len(run.results["items"]["target"])),
+                     f"{run.manifest.get('wall_time_total_s', 0):.1f} s"])
+    return ["run", "config hash", "seeds", "target facts", "wall time"], rows
+
+
+def side_by_side(runs, names) -> tables.Table:
+    rows = []
+    for name, run in zip(names, runs):
+        fmt = tables.plus_minus if tables.is_multi_seed(run.results) else \
+            (lambda f: tables.num(tables.interval(f)[0]))
+        for label in tables.labels_of(run.results):
+            rows.append([name, label, *(fmt(tables.cell(run.results, label, key)) for key, _ in COLUMNS)])
+    return ["run", "model", *(title for _, title in COLUMNS)], rows
+
+
+def tradeoff_across_runs(runs, names) -> bytes:
+    """Restoration vs utility: colour = method, marker = run."""
+    labels = list(dict.fromkeys(m for r in runs for m in tables.labels_of(r.results)))
+    palette = figures.colors(labels)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        for k, (name, run) in enumerate(zip(names, runs)):
+            marker = MARKERS[k % len(MARKERS)]
+            for m in tables.methods_of(run.results):
+                x = tables.interval(run.results["restoration"].get(m))[0]
+                y = tables.interval(run.results["models"][m]["metrics"]["utility"])[0]
+                if x is None or y is None:
+                    continue
+                ax.scatter([x], [y], marker=marker, color=palette[m], zorder=3)
+                ax.annotate(m, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+            ax.scatter([], [], marker=marker, color="#555", label=name)
+        ax.axvline(0, color="#999", lw=0.8)
+        ax.axvline(1, color="#999", lw=0.8, ls="--")
+        ax.set_xlabel("restoration")
+        ax.set_ylabel("utility")
+        ax.set_title("Restoration vs utility across runs (marker = run)")
+        ax.legend(fontsize=7, frameon=False)
+        return to_png(fig)
+
+
+def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]:
+    """Write report.html and summary.md comparing `run_dirs` into `out_dir`; returns the
+    folder and the Markdown table."""
+    from unlearnlab.report import _environment, load_run
+
+    if len(run_dirs) < 2:
+        raise UserError("compare needs at least two run directories, e.g. "
+                        "unlearnlab compare runs/a runs/b")
+    runs = [load_run(d) for d in run_dirs]
+    names = run_names(runs)
+    out = Path(out_dir)
+    if any(out.resolve() == r.path.resolve() for r in runs):
+        raise UserError(f"--out {out} is one of the compared runs; choose another folder")
+    headline = (f"{len(runs)} runs side by side: {', '.join(names)}. Runs with seeds show the "
+                "mean over seeds ± half-width of the 95% CI.")
+    fig = {"id": "tradeoff", "title": "Restoration against utility",
+           "caption": "Each method of each run; colour = method, marker = run.",
+           "png": base64.b64encode(tradeoff_across_runs(runs, names)).decode("ascii")}
+    html = _environment().get_template("compare.html.j2").render(
+        title="unlearnlab comparison", headline=headline, runs=runs_table(runs, names),
+        side_by_side=side_by_side(runs, names), figures=[fig])
+    markdown = "\n".join(["# unlearnlab comparison", "", headline, "",
+                          tables.markdown(runs_table(runs, names)), "",
+                          tables.markdown(side_by_side(runs, names)), ""])
+    atomic_write_text(out / "summary.md", markdown)
+    atomic_write_text(out / "report.html", html)
+    return out, markdown

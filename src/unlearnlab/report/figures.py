@@ -1,0 +1,180 @@
+"""The report's plots (matplotlib, Agg): each a pure function of saved results -> PNG bytes.
+
+PNGs are written without a timestamp or software tag, so the same results render to the
+same bytes (`unlearnlab report` re-renders a run identically).
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from unlearnlab.report.tables import interval, labels_of, methods_of, per_relation  # noqa: E402
+
+DPI = 100
+STYLE = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+         "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI}
+FIXED = {"clean": "#4c956c", "corrupted": "#c0392b"}
+
+
+def colors(labels: list[str]) -> dict[str, str]:
+    """A stable colour per model: clean green, corrupted red, methods from tab10/tab20."""
+    methods = [label for label in labels if label not in FIXED]
+    cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    return {**FIXED, **{m: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, m in enumerate(methods)}}
+
+
+def to_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _errors(figs: list) -> tuple[list[float], list[list[float]] | None]:
+    means, lows, highs = [], [], []
+    for f in figs:
+        mean, lo, hi = interval(f)
+        means.append(float("nan") if mean is None else mean)
+        lows.append(0.0 if lo is None or mean is None else max(0.0, mean - lo))
+        highs.append(0.0 if hi is None or mean is None else max(0.0, hi - mean))
+    return means, [lows, highs] if any(lows + highs) else None
+
+
+def accuracy_bars(results: dict) -> bytes:
+    """Target accuracy, corrupted rate and utility per model, with 95% CIs."""
+    labels = labels_of(results)
+    keys = (("target_accuracy", "target accuracy", "#2e86ab"),
+            ("corrupted_rate", "corrupted-answer rate", "#c0392b"),
+            ("utility", "utility (other entities)", "#8d99ae"))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) + 2), 3.6))
+        width = 0.8 / len(keys)
+        for j, (key, title, color) in enumerate(keys):
+            means, err = _errors([results["models"][m]["metrics"].get(key) for m in labels])
+            xs = [i + (j - 1) * width for i in range(len(labels))]
+            ax.bar(xs, means, width, yerr=err, capsize=2, label=title, color=color)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("fraction of questions")
+        ax.set_title("Accuracy on target facts (clean / corrupted / unlearned) and utility")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
+        return to_png(fig)
+
+
+def tradeoff(results: dict) -> bytes:
+    """Restoration (x) against utility (y) per method; corrupted sits at 0, clean at 1."""
+    methods = methods_of(results)
+    palette = colors(labels_of(results))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        for label, x in (("corrupted", 0.0), ("clean", 1.0)):
+            (y, _lo, _hi) = interval(results["models"][label]["metrics"]["utility"])
+            ax.scatter([x], [y], marker="s", color=palette[label], zorder=3)
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, -10), fontsize=8)
+        for m in methods:
+            (xs, xerr) = _errors([results["restoration"].get(m)])
+            (ys, yerr) = _errors([results["models"][m]["metrics"]["utility"]])
+            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", color=palette[m], capsize=2, zorder=3)
+            if xs[0] == xs[0]:
+                ax.annotate(m, (xs[0], ys[0]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.axvline(0, color="#999", lw=0.8)
+        ax.axvline(1, color="#999", lw=0.8, ls="--")
+        ax.set_xlabel("restoration (0 = corrupted, 1 = clean accuracy back)")
+        ax.set_ylabel("utility (accuracy on other entities)")
+        ax.set_title("Restoration vs utility")
+        return to_png(fig)
+
+
+def metric_curves(results: dict) -> bytes | None:
+    """Curve metrics over unlearning steps, one panel per metric (needs eval.every_n_steps)."""
+    methods = [m for m in methods_of(results) if results["models"][m].get("checkpoints")]
+    if not methods:
+        return None
+    palette = colors(labels_of(results))
+    first = results["models"][methods[0]]["checkpoints"][0]
+    names = [k for k in first if k != "step"]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
+        for ax, name in zip(axes[0], names):
+            for m in methods:
+                points = results["models"][m]["checkpoints"]
+                ax.plot([p["step"] for p in points], [p.get(name) for p in points],
+                        marker=".", label=m, color=palette[m])
+            ax.set_title(name)
+            ax.set_xlabel("unlearning step")
+        axes[0][0].legend(fontsize=7, frameon=False)
+        fig.suptitle("Metrics over the course of unlearning", y=1.02)
+        return to_png(fig)
+
+
+def loss_curves(curves: dict[str, list[dict]]) -> bytes | None:
+    """Training loss per step of the corruption and of each method (from curves/*.json)."""
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        return None
+    palette = colors(["clean", "corrupted", *[k for k in curves if k != "corrupt"]])
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.0), squeeze=False)
+        for name, points in curves.items():
+            ax = axes[0][0] if name == "corrupt" else axes[0][1]
+            color = palette["corrupted"] if name == "corrupt" else palette[name]
+            ax.plot([p["step"] for p in points], [p["loss"] for p in points], label=name, color=color)
+        axes[0][0].set_title("corruption: training loss")
+        axes[0][1].set_title("unlearning: each method's loss")
+        for ax in axes[0]:
+            ax.set_xlabel("step")
+        axes[0][1].legend(fontsize=7, frameon=False)
+        return to_png(fig)
+
+
+def logit_probe(results: dict) -> bytes:
+    """Distribution over target facts of the mean per-token log-prob of the correct, the
+    injected (corrupted) and a random alternative answer, per model (RESTOR's probe)."""
+    labels = labels_of(results)
+    keys = (("logp_correct", "correct", "#2e86ab"), ("logp_corrupted", "corrupted", "#c0392b"),
+            ("logp_random", "random", "#8d99ae"))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * len(labels) + 2), 3.6))
+        width = 0.8 / len(keys)
+        for j, (key, title, color) in enumerate(keys):
+            data = [[v for v in results["models"][m]["values"].get(key, []) if v is not None]
+                    for m in labels]
+            pos = [i + (j - 1) * width for i in range(len(labels))]
+            box = ax.boxplot(data, positions=pos, widths=width * 0.9, patch_artist=True,
+                             showfliers=False, manage_ticks=False)
+            for patch in box["boxes"]:
+                patch.set(facecolor=color, alpha=0.75)
+            ax.plot([], [], color=color, lw=6, label=title)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_ylabel("mean per-token log-prob")
+        ax.set_title("Logit probe on target facts")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
+        return to_png(fig)
+
+
+def relation_heatmap(results: dict) -> bytes:
+    """Target accuracy per relation (columns) and model (rows)."""
+    table = per_relation(results)
+    labels = list(table)
+    relations = list(table[labels[0]])
+    grid = [[table[m][r] if table[m][r] is not None else float("nan") for r in relations]
+            for m in labels]
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(1.0 * len(relations) + 2.5, 0.4 * len(labels) + 1.5))
+        image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(relations)), relations, rotation=30, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                if v == v:
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if v < 0.6 else "black")
+        fig.colorbar(image, ax=ax, label="target accuracy")
+        ax.set_title("Target accuracy per relation")
+        return to_png(fig)

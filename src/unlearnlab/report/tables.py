@@ -1,0 +1,249 @@
+"""The report's tables: pure functions of a saved results.json (single seed or aggregated).
+
+Each table is (header, rows) of strings, rendered to Markdown here and to HTML by the
+template, so summary.md and report.html always show the same numbers.
+
+A single-seed run reports per-item means with a 95% t-interval over items (facts or
+documents); a `seeds` run reports the mean over seeds ± the half-width of the 95% t-interval
+over seeds (n = number of seeds).
+"""
+
+from __future__ import annotations
+
+from unlearnlab.eval.metrics import METRICS
+
+Table = tuple[list[str], list[list[str]]]
+
+MAIN = (
+    ("target_accuracy", "target acc ↑"),
+    ("corrupted_rate", "corrupted ↓"),
+    ("utility", "utility ↑"),
+    ("restoration", "restoration ↑"),
+    ("logp_correct", "logp correct"),
+    ("logp_corrupted", "logp corrupted"),
+    ("logp_random", "logp random"),
+    ("correct_rank", "rank correct ↓"),
+    ("ppl_forget", "ppl forget"),
+    ("ppl_retain", "ppl retain ↓"),
+    ("mia_auc", "MIA AUC (Min-K%++)"),
+)
+BASELINES = ("corrupted", "clean")
+
+
+def methods_of(results: dict) -> list[str]:
+    return list(results["restoration"])
+
+
+def labels_of(results: dict) -> list[str]:
+    return ["clean", "corrupted", *methods_of(results)]
+
+
+def is_multi_seed(results: dict) -> bool:
+    return "seeds" in results
+
+
+def num(value, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if value != value:                      # NaN
+        return "nan"
+    if abs(value) >= 1000 or (value != 0 and abs(value) < 10 ** -digits):
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}f}"
+
+
+def interval(fig) -> tuple[float | None, float | None, float | None]:
+    """(mean, low, high) of a figure stored as a number or as {mean, ci95, ...}."""
+    if fig is None:
+        return None, None, None
+    if isinstance(fig, dict):
+        lo, hi = fig.get("ci95", [None, None])
+        return fig.get("mean"), lo, hi
+    return float(fig), None, None
+
+
+def plus_minus(fig) -> str:
+    """'mean ± half-width' for an aggregate over seeds, else just the mean."""
+    mean, lo, hi = interval(fig)
+    if mean is None or lo is None or hi is None or fig.get("per_seed") is None:
+        return num(mean)
+    return f"{num(mean)} ± {num((hi - lo) / 2)}"
+
+
+def with_ci(fig) -> str:
+    """'mean [low, high]' (the 95% CI), or the mean alone when there is no interval."""
+    mean, lo, hi = interval(fig)
+    if lo is None or hi is None or lo == hi:
+        return num(mean)
+    return f"{num(mean)} [{num(lo)}, {num(hi)}]"
+
+
+def cell(results: dict, label: str, key: str):
+    """The figure of `key` for model `label` (a metric, restoration, or the Min-K%++ AUC)."""
+    model = results["models"][label]
+    if key == "restoration":
+        return results["restoration"].get(label)
+    if key == "mia_auc":
+        mia = model.get("mia", {}).get("min_k_pp", {})
+        return mia.get("auc_over_seeds", mia.get("auc"))
+    return model["metrics"].get(key)
+
+
+def main_table(results: dict) -> Table:
+    fmt = plus_minus if is_multi_seed(results) else (lambda f: num(interval(f)[0]))
+    header = ["model", *(title for _, title in MAIN)]
+    rows = [[label, *(fmt(cell(results, label, key)) for key, _ in MAIN)]
+            for label in labels_of(results)]
+    return header, rows
+
+
+def all_metrics_table(results: dict) -> Table:
+    """Every metric (rows) for every model (columns), with its uncertainty."""
+    labels = labels_of(results)
+    fmt = plus_minus if is_multi_seed(results) else with_ci
+    names = list(results["models"]["clean"]["metrics"])
+    rows = []
+    for name in names:
+        direction = results["models"]["clean"]["metrics"][name].get("direction", "none")
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(direction, "")
+        rows.append([name + arrow, *(fmt(results["models"][label]["metrics"].get(name))
+                                     for label in labels)])
+    rows.append(["restoration ↑", "—", "—",
+                 *(fmt(results["restoration"].get(m)) for m in methods_of(results))])
+    for key, title in (("model_utility", "model utility (TOFU) ↑"),
+                       ("forget_quality", f"forget quality vs {results.get('oracle', 'clean')} ↑")):
+        section = results.get(key, {})
+        rows.append([title, *(fmt(section[label]) if label in section else "—" for label in labels)])
+    leak = results.get("privacy_leak", {})
+    rows.append([f"privacy leak Min-K%++ vs {results.get('oracle', 'clean')} (0 best)",
+                 *(fmt(leak[label].get("min_k_pp")) if label in leak else "—" for label in labels)])
+    return ["metric", *labels], rows
+
+
+def significance(p: float | None) -> str:
+    if p is None:
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "ns"
+
+
+def pvalue(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "< 1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
+def stats_table(results: dict) -> Table:
+    """Paired per-item comparisons of each method with the corrupted and the clean model."""
+    header = ["method", "metric", "vs", "n", "mean Δ", "95% CI of Δ (bootstrap)", "d_z",
+              "p (paired t, Holm)", "p (Wilcoxon)", "sig."]
+    rows = []
+    for method, metrics in results.get("comparisons", {}).items():
+        for metric, by_baseline in metrics.items():
+            for baseline in BASELINES:
+                c = by_baseline.get(f"vs_{baseline}")
+                if c is None:
+                    continue
+                lo, hi = c["ci95_diff"]
+                rows.append([method, metric, baseline, str(c["n"]), f"{c['mean_diff']:+.3f}",
+                             f"[{num(lo)}, {num(hi)}]", num(c["d_z"], 2),
+                             pvalue(c.get("p_t_holm")), pvalue(c["p_wilcoxon"]),
+                             significance(c.get("p_t_holm"))])
+    return header, rows
+
+
+def head_to_head_table(results: dict) -> Table:
+    """Method against method on target accuracy: mean Δ (row - column), Holm-marked."""
+    pairs = results.get("head_to_head", {})
+    methods = methods_of(results)
+    rows = []
+    for a in methods:
+        row = [a]
+        for b in methods:
+            c = pairs.get(f"{a}|{b}")
+            sign = 1
+            if c is None and f"{b}|{a}" in pairs:
+                c, sign = pairs[f"{b}|{a}"], -1
+            row.append("" if c is None else
+                       f"{sign * c['mean_diff']:+.3f} {significance(c.get('p_t_holm'))}".rstrip())
+        rows.append(row)
+    return ["row − column", *methods], rows
+
+
+def relation_of(item: list) -> str:
+    return item[-1]
+
+
+def per_relation(results: dict, metric: str = "target_accuracy") -> dict[str, dict[str, float]]:
+    """Mean of `metric` per relation of the target facts, per model (pooled over seeds)."""
+    relations = [relation_of(item) for item in results["items"]["target"]]
+    order = list(dict.fromkeys(relations))
+    out = {}
+    for label in labels_of(results):
+        values = results["models"][label]["values"].get(metric)
+        if values is None:
+            continue
+        out[label] = {}
+        for rel in order:
+            vals = [v for v, r in zip(values, relations) if r == rel and v is not None]
+            out[label][rel] = sum(vals) / len(vals) if vals else None
+    return out
+
+
+def relation_table(results: dict) -> Table:
+    table = per_relation(results)
+    relations = list(next(iter(table.values())))
+    return (["model", *relations],
+            [[label, *(num(row[rel]) for rel in relations)] for label, row in table.items()])
+
+
+def findings(results: dict) -> list[str]:
+    """One sentence per method on target accuracy vs the corrupted model, paper style."""
+    out = []
+    for method, metrics in results.get("comparisons", {}).items():
+        c = metrics.get("target_accuracy", {}).get("vs_corrupted")
+        if c is None:
+            continue
+        p = c.get("p_t_holm")
+        lo, hi = c["ci95_diff"]
+        verdict = ("significantly raises" if c["mean_diff"] > 0 else "significantly lowers") \
+            if p is not None and p < 0.05 else "does not significantly change"
+        out.append(f"{method} {verdict} target accuracy relative to the corrupted model "
+                   f"(Δ = {c['mean_diff']:+.3f}, 95% CI [{num(lo)}, {num(hi)}], "
+                   f"Holm-adjusted paired t-test p {_p_phrase(p)}, d_z = {num(c['d_z'], 2)}, "
+                   f"n = {c['n']}).")
+    return out
+
+
+def _p_phrase(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def markdown(table: Table) -> str:
+    header, rows = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metric_descriptions(results: dict) -> list[tuple[str, str]]:
+    names = results["models"]["clean"]["metrics"]
+    return [(n, METRICS.get(n).description) for n in names if n in METRICS]
+
+
+def run_table(manifest: dict) -> Table:
+    """The manifest at a glance: hash, seeds, device, versions and wall times."""
+    rows = [["config hash", manifest.get("config_hash", "—")],
+            ["seeds", ", ".join(str(s) for s in manifest["seeds"]) if "seeds" in manifest
+             else str(manifest.get("seed", "—"))],
+            ["device", manifest.get("device", "—")]]
+    clean = manifest.get("clean_model", {})
+    if clean:
+        rows.append(["clean model", f"{clean.get('path', '—')}"
+                     + (" (cached)" if clean.get("cached") else "")])
+    rows += [[f"version: {k}", v] for k, v in manifest.get("versions", {}).items()]
+    rows += [[f"wall time: {k}", f"{v:.1f} s"] for k, v in manifest.get("wall_time_s", {}).items()]
+    if "wall_time_total_s" in manifest:
+        rows.append(["wall time: total", f"{manifest['wall_time_total_s']:.1f} s"])
+    return ["", "value"], rows
