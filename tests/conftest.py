@@ -39,6 +39,38 @@ def tiny_run(cache_dir, tmp_path_factory) -> Path:
     return runs / "first"
 
 
+@pytest.fixture(scope="session")
+def curves_run(tiny_run) -> Path:
+    """The tiny run with checkpoints every 4 steps, a document curve metric, and a procedure
+    with rounds (iterative) and one without a loop (task_vector)."""
+    from unlearnlab.cli import main
+
+    runs = tiny_run.parent
+    assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=curves",
+                 "--set", "eval.every_n_steps=4", "--set", "methods=[npo,iterative,task_vector]",
+                 "--set", "eval.curve_metrics=[target_accuracy,corrupted_rate,utility,ppl_forget]",
+                 "--set", "hparams.iterative={max_rounds: 2, steps_per_round: 3, stop_below: -1, "
+                 "utility_floor: 0}"]) == 0
+    return runs / "curves"
+
+
+ARTIFACTS = Path(os.environ.get("UNLEARNLAB_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of headless Chromium; skips without one, unless UNLEARNLAB_REQUIRE_BROWSER=1
+    (set by .ci/run, which installs Debian's chromium), where a missing browser fails."""
+    from browser import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("UNLEARNLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail("UNLEARNLAB_REQUIRE_BROWSER=1 but no chromium on PATH (apt-get install chromium)")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium); .ci/run installs it")
+    return path
+
+
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import struct
-import sys
 import zlib
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import find_chromium, inspect_page
+from browser import inspect_page
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no chromium/chromium-browser on PATH")
+pytestmark = pytest.mark.usefixtures("chromium")      # skips without Chromium (see conftest)
 
 
 def tiny_png(width: int = 4, height: int = 3) -> bytes:

@@ -124,16 +124,11 @@ def test_methods_and_help(tmp_path):
         assert _cli(*args, cwd=tmp_path).returncode == 0
 
 
-def test_checkpoints_every_n_steps_bracket_the_unlearning(tiny_run):
+def test_checkpoints_every_n_steps_bracket_the_unlearning(curves_run):
     """eval.every_n_steps=4 with 8 unlearning steps: checkpoints at 0, 4, 8 per loss method;
     step 0 is the corrupted model and step 8 the method's final model, so both must equal the
     metrics evaluated separately for those models."""
-    runs = tiny_run.parent
-    assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=curves",
-                 "--set", "eval.every_n_steps=4", "--set", "methods=[npo,iterative,task_vector]",
-                 "--set", "eval.curve_metrics=[target_accuracy,corrupted_rate,utility,ppl_forget]",
-                 "--set", "hparams.iterative={max_rounds: 2, steps_per_round: 3, stop_below: -1, utility_floor: 0}"]) == 0
-    models = read_json(runs / "curves" / "results.json")["models"]
+    models = read_json(curves_run / "results.json")["models"]
     corrupted = models["corrupted"]["metrics"]
     npo = models["npo"]
     assert [c["step"] for c in npo["checkpoints"]] == [0, 4, 8]
@@ -141,7 +136,10 @@ def test_checkpoints_every_n_steps_bracket_the_unlearning(tiny_run):
         assert npo["checkpoints"][0][metric] == corrupted[metric]["mean"]
         assert npo["checkpoints"][-1][metric] == npo["metrics"][metric]["mean"]
     # iterative: 2 rounds x 3 steps, checkpoints counted across rounds
-    assert [c["step"] for c in models["iterative"]["checkpoints"]] == [0, 4]
+    # (the final model at step 6 closes the curve with its own evaluation)
+    assert [c["step"] for c in models["iterative"]["checkpoints"]] == [0, 4, 6]
+    assert models["iterative"]["checkpoints"][-1]["utility"] == \
+        models["iterative"]["metrics"]["utility"]["mean"]
     assert "checkpoints" not in models["task_vector"]          # a procedure without a loop of its own
 
 

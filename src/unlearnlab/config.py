@@ -89,8 +89,9 @@ class EvalConfig:
     max_new_tokens: int = 12
     utility_entities: int = 0         # non-target entities scored for utility; 0 = all
     docs_per_set: int = 100           # forget / held-out / retain documents scored (ppl, MIA); 0 = all
-    every_n_steps: int = 0            # evaluate during unlearning every N steps (0 = off)
-    curve_metrics: tuple[str, ...] = ("target_accuracy", "corrupted_rate", "utility")
+    every_n_steps: int = 10           # evaluate during unlearning every N steps (0 = off)
+    curve_metrics: tuple[str, ...] = ("target_accuracy", "corrupted_rate", "utility",
+                                      "rougeL_recall_target", "ppl_forget")
 
     def __post_init__(self):
         if self.batch_size < 1 or self.max_new_tokens < 1:

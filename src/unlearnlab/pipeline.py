@@ -49,6 +49,16 @@ def _means(scores: dict) -> dict[str, float]:
     return {k: v["mean"] for k, v in scores.items()}
 
 
+def _with_final(checkpoints: list[dict], curve: list[dict], final: dict) -> list[dict]:
+    """Checkpoints ending with the final model: its (already computed) metrics are added
+    at the last step when that step was not itself a checkpoint."""
+    last = curve[-1]["step"] if curve else 0
+    if checkpoints[-1]["step"] >= last:
+        return checkpoints
+    names = [k for k in checkpoints[-1] if k != "step"]
+    return [*checkpoints, {"step": last, **{k: final.get(k, {}).get("mean") for k in names}}]
+
+
 class Timer:
     def __init__(self):
         self.stages: dict[str, float] = {}
@@ -202,6 +212,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
             cfg=cfg, model=copy.deepcopy(model), tokenizer=tokenizer, forget=forget,
             retain=retain, forget_texts=plan.documents, retain_texts=plan.retain, device=device,
             evaluate=checkpoint_scores,
+            start_scores=_means(results["models"]["corrupted"]["metrics"]),
             extras={"world": world, "plan": plan, "recorders": recorders})
         with timer(f"unlearn:{name}"):
             outcome = unlearn.run(name, ctx)
@@ -209,7 +220,8 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
         evaluate(name, outcome.model)
         results["models"][name]["info"] = outcome.info
         if outcome.checkpoints:
-            results["models"][name]["checkpoints"] = outcome.checkpoints
+            results["models"][name]["checkpoints"] = _with_final(
+                outcome.checkpoints, outcome.curve, results["models"][name]["metrics"])
         del ctx, outcome
         log(f"{name}: done")
 

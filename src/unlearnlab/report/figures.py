@@ -115,7 +115,9 @@ def metric_curves(results: dict) -> bytes | None:
 
 def loss_curves(curves: dict[str, list[dict]]) -> bytes | None:
     """Training loss per step of the corruption and of each method (from curves/*.json)."""
-    curves = {k: v for k, v in curves.items() if v}
+    curves = {k: [p for p in v if "loss" in p and "step" in p] for k, v in curves.items()
+              if k != "retrain"}                      # retrain's curve is a whole pretraining
+    curves = {k: v for k, v in curves.items() if v}       # procedures may log no loss
     if not curves:
         return None
     palette = colors(["clean", "corrupted", *[k for k in curves if k != "corrupt"]])
@@ -129,7 +131,8 @@ def loss_curves(curves: dict[str, list[dict]]) -> bytes | None:
         axes[0][1].set_title("unlearning: each method's loss")
         for ax in axes[0]:
             ax.set_xlabel("step")
-        axes[0][1].legend(fontsize=7, frameon=False)
+        if axes[0][1].lines:
+            axes[0][1].legend(fontsize=7, frameon=False)
         return to_png(fig)
 
 

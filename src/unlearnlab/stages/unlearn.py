@@ -31,6 +31,7 @@ class UnlearnContext:
     retain_texts: list[str]
     device: Any
     evaluate: Callable[[Any], dict[str, float]] | None = None   # model -> metric means
+    start_scores: dict[str, float] | None = None   # metric means of `model` as given (step 0)
     extras: dict = field(default_factory=dict)                    # world, plan, first-epoch store
 
     @property
@@ -115,7 +116,8 @@ class LossRun:
         return curve
 
     def _checkpoint(self, step: int) -> None:
-        scores = self.ctx.evaluate(self.model)
+        known = self.ctx.start_scores if step == 0 else None
+        scores = known if known is not None else self.ctx.evaluate(self.model)
         wanted = self.ctx.cfg.eval.curve_metrics
         self.checkpoints.append({"step": step, **{m: scores.get(m) for m in wanted}})
 
