@@ -2,6 +2,7 @@
 headless Chromium (every plot decoded and laid out, no console error), and its tables."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 from browser import inspect_page
@@ -11,6 +12,7 @@ from unlearnlab.cli import main
 from unlearnlab.report import tables
 
 FIGURES = ["fig-accuracy", "fig-tradeoff", "fig-curves", "fig-losses", "fig-probe", "fig-relations"]
+DATA = Path(__file__).parent / "data"
 MODELS = ["clean", "corrupted", "ga", "graddiff", "kl", "npo", "npo_retain"]
 
 
@@ -134,3 +136,21 @@ def test_head_to_head_table_is_antisymmetric():
     header, rows = tables.head_to_head_table(results)
     assert header == ["row − column", "a", "b"]
     assert rows == [["a", "", "+0.250 **"], ["b", "-0.250 **", ""]]
+
+
+def test_report_on_a_run_written_by_an_earlier_version(tmp_path, chromium):
+    """tests/data/v0.1-run: results.json, manifest.json and curves/ of a small run written by
+    unlearnlab before reports existed (commit 22ac2f1: no head-to-head, no membership metric;
+    its manifest's paths replaced by placeholders). It renders, twice identically, with the
+    summary pinned in tests/data/v0.1-run.summary.md."""
+    run = tmp_path / "v0.1-run"
+    shutil.copytree(DATA / "v0.1-run", run)
+    assert main(["report", str(run)]) == 0
+    first = (run / "report.html").read_bytes()
+    assert (run / "summary.md").read_text() == (DATA / "v0.1-run.summary.md").read_text()
+    assert main(["report", str(run)]) == 0
+    assert (run / "report.html").read_bytes() == first
+    page = inspect_page(run / "report.html")
+    assert [img["id"] for img in page["images"]] == FIGURES
+    assert all(img["natural_width"] > 200 for img in page["images"])
+    assert page["console_errors"] == [] and page["exceptions"] == []
