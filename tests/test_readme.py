@@ -37,3 +37,12 @@ def test_every_run_example_in_the_readme_is_a_valid_config():
         args = _parser().parse_args(argv)
         config = args.config and str(ROOT / args.config)
         load_config(config, args.overrides)     # raises UserError if the example were wrong
+
+
+def test_report_and_compare_examples_parse():
+    lines = [line for line in _code_lines()
+             if line.startswith(("unlearnlab report", "unlearnlab compare"))]
+    assert len(lines) == 2
+    for line in lines:
+        args = _parser().parse_args(shlex.split(line)[1:])
+        assert args.command in ("report", "compare")

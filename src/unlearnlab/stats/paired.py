@@ -11,6 +11,7 @@ Holm (1979): sort the m p-values ascending; p_(k) is adjusted to max_{j<=k} min(
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
@@ -47,8 +48,10 @@ def paired_comparison(a, b, seed: int = 0) -> dict:
     if len(d) < 2 or np.all(d == 0):
         out.update(t=0.0, p_t=1.0, wilcoxon=0.0, p_wilcoxon=1.0)
         return out
-    t = stats.ttest_rel(a, b)
-    w = stats.wilcoxon(d)
+    with warnings.catch_warnings():      # near-constant differences: scipy warns of precision
+        warnings.simplefilter("ignore", RuntimeWarning)       # loss; the result stands as is
+        t = stats.ttest_rel(a, b)
+        w = stats.wilcoxon(d)
     out.update(t=float(t.statistic), p_t=float(t.pvalue), wilcoxon=float(w.statistic),
                p_wilcoxon=float(w.pvalue))
     return out
