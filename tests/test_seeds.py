@@ -77,7 +77,13 @@ def test_three_seeds_report_mean_and_ci_for_every_metric(tiny_run):
     assert acc["per_seed"] == [r["models"]["npo_retain"]["metrics"]["target_accuracy"]["mean"]
                                for r in per_seed]
     assert acc["ci95"] == pytest.approx(over_seeds(acc["per_seed"])["ci95"])
+    # curves over seeds: 8 steps with every_n_steps 10 -> the corrupted model and the final one
+    curve = results["models"]["npo_retain"]["checkpoints"]
+    assert [c["step"] for c in curve] == [0, 8]
+    assert curve[-1]["target_accuracy"] == pytest.approx(acc["mean"])
+    assert curve[-1]["ci95"]["target_accuracy"] == pytest.approx(acc["ci95"])
     assert (top / "seed-1" / "report.html").is_file() and (top / "report.html").is_file()
+    assert 'id="fig-curves"' in (top / "report.html").read_text()
     manifest = read_json(top / "manifest.json")
     assert manifest["seeds"] == [0, 1, 2] and set(manifest["wall_time_per_seed_s"]) == {"0", "1", "2"}
     # the summary: every metric of every model as mean ± CI

@@ -24,6 +24,14 @@ def _figure(per_seed: list[dict], key: str) -> dict:
     return {label: over_seeds([r[key].get(label) for r in per_seed]) for label in labels}
 
 
+def _checkpoint(points: tuple[dict, ...]) -> dict:
+    """One checkpoint step over seeds: each metric's mean, and its 95% CI under "ci95"."""
+    names = [k for k in points[0] if k != "step"]
+    stats = {k: over_seeds([p[k] for p in points]) for k in names}
+    return {"step": points[0]["step"], **{k: stats[k]["mean"] for k in names},
+            "ci95": {k: stats[k]["ci95"] for k in names}}
+
+
 def _model(per_seed: list[dict]) -> dict:
     first = per_seed[0]
     out = {"metrics": {}, "values": {}, "mia": {}}
@@ -37,10 +45,7 @@ def _model(per_seed: list[dict]) -> dict:
     checkpoints = [r.get("checkpoints") for r in per_seed]
     if checkpoints[0] and all(c and [p["step"] for p in c] == [p["step"] for p in checkpoints[0]]
                               for c in checkpoints):
-        out["checkpoints"] = [
-            {key: (points[0][key] if key == "step" else over_seeds([p[key] for p in points])["mean"])
-             for key in points[0]}
-            for points in zip(*checkpoints)]
+        out["checkpoints"] = [_checkpoint(points) for points in zip(*checkpoints)]
     return out
 
 

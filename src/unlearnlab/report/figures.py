@@ -92,22 +92,29 @@ def tradeoff(results: dict) -> bytes:
 
 
 def metric_curves(results: dict) -> bytes | None:
-    """Curve metrics over unlearning steps, one panel per metric (needs eval.every_n_steps)."""
+    """Curve metrics over unlearning steps, one panel per metric (needs eval.every_n_steps);
+    over seeds, the mean with a band for the 95% CI."""
     methods = [m for m in methods_of(results) if results["models"][m].get("checkpoints")]
     if not methods:
         return None
     palette = colors(labels_of(results))
     first = results["models"][methods[0]]["checkpoints"][0]
-    names = [k for k in first if k != "step"]
+    names = [k for k in first if k not in ("step", "ci95")]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
         for ax, name in zip(axes[0], names):
             for m in methods:
                 points = results["models"][m]["checkpoints"]
-                ax.plot([p["step"] for p in points], [p.get(name) for p in points],
-                        marker=".", label=m, color=palette[m])
+                steps = [p["step"] for p in points]
+                ax.plot(steps, [p.get(name) for p in points], marker=".", label=m, color=palette[m])
+                bands = [p.get("ci95", {}).get(name) for p in points]     # seeds: 95% CI
+                if all(b and None not in b for b in bands):
+                    ax.fill_between(steps, [b[0] for b in bands], [b[1] for b in bands],
+                                    color=palette[m], alpha=0.15, lw=0)
             ax.set_title(name)
             ax.set_xlabel("unlearning step")
+            if name.startswith("ppl"):
+                ax.set_yscale("log")
         axes[0][0].legend(fontsize=7, frameon=False)
         fig.suptitle("Metrics over the course of unlearning", y=1.02)
         return to_png(fig)

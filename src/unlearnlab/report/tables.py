@@ -244,6 +244,8 @@ def run_table(manifest: dict) -> Table:
                      + (" (cached)" if clean.get("cached") else "")])
     rows += [[f"version: {k}", v] for k, v in manifest.get("versions", {}).items()]
     rows += [[f"wall time: {k}", f"{v:.1f} s"] for k, v in manifest.get("wall_time_s", {}).items()]
+    rows += [[f"wall time: seed {k}", f"{v:.1f} s"]
+             for k, v in manifest.get("wall_time_per_seed_s", {}).items()]
     if "wall_time_total_s" in manifest:
         rows.append(["wall time: total", f"{manifest['wall_time_total_s']:.1f} s"])
     return ["", "value"], rows
