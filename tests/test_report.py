@@ -76,6 +76,7 @@ def test_compare_two_runs_side_by_side(tiny_run, curves_run, tmp_path, capsys, c
 @pytest.mark.parametrize("args, message", [
     (["report", "nowhere"], "not a run directory (no results.json): nowhere"),
     (["compare", "a"], "compare needs at least two run directories"),
+    (["compare", "a", "b"], "not a run directory (no results.json): a"),
 ])
 def test_report_errors_are_one_line(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -118,6 +119,8 @@ def test_plus_minus_only_for_figures_over_seeds():
     assert tables.plus_minus({"mean": 0.4, "ci95": [0.1, 0.7]}) == "0.400"
     assert tables.with_ci({"mean": 0.4, "ci95": [0.1, 0.7]}) == "0.400 [0.100, 0.700]"
     assert tables.plus_minus(0.25) == "0.250" and tables.num(None) == "—"
+    one_seed = {"mean": 0.4, "n": 1, "ci95": [0.4, 0.4], "per_seed": [0.4]}
+    assert tables.plus_minus(one_seed) == "0.400"
 
 
 def test_per_relation_pools_items_by_their_relation():

@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"unlearnlab: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if args.command not in ("report", "compare"):
+            raise
+        print(f"unlearnlab: error: cannot write the report: {exc.strerror or exc} "
+              f"({exc.filename})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("unlearnlab: interrupted", file=sys.stderr)
         return 130

@@ -83,6 +83,8 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]
     runs = [load_run(d) for d in run_dirs]
     names = run_names(runs)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for report.html and summary.md")
     if any(out.resolve() == r.path.resolve() for r in runs):
         raise UserError(f"--out {out} is one of the compared runs; choose another folder")
     headline = (f"{len(runs)} runs side by side: {', '.join(names)}. Runs with seeds show the "

@@ -22,7 +22,10 @@ def headline(results: dict, manifest: dict) -> str:
 
 
 def terminal_summary(results: dict, manifest: dict) -> str:
-    return headline(results, manifest) + "\n\n" + tables.markdown(tables.main_table(results)) + "\n"
+    """What `unlearnlab run` prints: the headline, the models table and the findings."""
+    findings = "".join(f"- {line}\n" for line in tables.findings(results))
+    return (headline(results, manifest) + "\n\n" + tables.markdown(tables.main_table(results))
+            + "\n\n" + findings)
 
 
 def summary_markdown(results: dict, manifest: dict) -> str:

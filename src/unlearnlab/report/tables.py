@@ -65,7 +65,8 @@ def interval(fig) -> tuple[float | None, float | None, float | None]:
 def plus_minus(fig) -> str:
     """'mean ± half-width' for an aggregate over seeds, else just the mean."""
     mean, lo, hi = interval(fig)
-    if mean is None or lo is None or hi is None or fig.get("per_seed") is None:
+    if mean is None or lo is None or hi is None or fig.get("per_seed") is None \
+            or fig.get("n", 2) < 2:                # one seed: no interval to show
         return num(mean)
     return f"{num(mean)} ± {num((hi - lo) / 2)}"
 
