@@ -39,12 +39,16 @@ def test_report_rerenders_identically(tiny_run, tmp_path, capsys):
     shutil.copytree(tiny_run, copy)
     for name in ("report.html", "summary.md"):
         (copy / name).unlink()
+    shutil.rmtree(copy / "figures")
     for name in ("records", "facts.json", "corruption.json"):       # not needed: nothing recomputed
         path = copy / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     assert main(["report", str(copy)]) == 0
-    for name in ("report.html", "summary.md"):
+    pdfs = sorted(p.name for p in (tiny_run / "figures").iterdir())
+    assert pdfs == sorted(f"{f[4:]}.pdf" for f in FIGURES)          # every figure, for papers
+    for name in ("report.html", "summary.md", *(f"figures/{p}" for p in pdfs)):
         assert (copy / name).read_bytes() == (tiny_run / name).read_bytes(), name
+    assert (copy / "figures" / "probe.pdf").read_bytes()[:5] == b"%PDF-"
     assert "report.html" in capsys.readouterr().out
 
 

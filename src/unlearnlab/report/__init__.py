@@ -19,9 +19,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.summary import headline, summary_markdown, terminal_summary
-from unlearnlab.runs import atomic_write_text
+from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
-__all__ = ["RunFiles", "load_run", "render", "render_html", "terminal_summary"]
+__all__ = ["RunFiles", "embeddable", "load_run", "render", "render_html", "terminal_summary"]
 
 
 @dataclass
@@ -79,13 +79,18 @@ FIGURES = (
 
 
 def _figures(run: RunFiles) -> list[dict]:
+    """Every figure that applies: {id, title, caption, png, pdf} (bytes)."""
     out = []
     for fig_id, title, caption, draw in FIGURES:
-        png = draw(run)
-        if png is not None:
-            out.append({"id": fig_id, "title": title, "caption": caption,
-                        "png": base64.b64encode(png).decode("ascii")})
+        rendered = draw(run)
+        if rendered is not None:
+            out.append({"id": fig_id, "title": title, "caption": caption, **rendered})
     return out
+
+
+def embeddable(fig: dict) -> dict:
+    """The figure for the template: its PNG as base64 text."""
+    return {**fig, "png": base64.b64encode(fig["png"]).decode("ascii")}
 
 
 def _environment() -> Environment:
@@ -93,7 +98,7 @@ def _environment() -> Environment:
                        autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
 
 
-def render_html(run: RunFiles) -> str:
+def render_html(run: RunFiles, figs: list[dict]) -> str:
     results, manifest = run.results, run.manifest
     seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
     return _environment().get_template("report.html.j2").render(
@@ -103,7 +108,7 @@ def render_html(run: RunFiles) -> str:
                   ("stats", "Paired comparisons"), ("relations", "Per relation"), ("run", "Run")],
         seed_runs=seed_runs,
         main=tables.main_table(results), findings=tables.findings(results),
-        figures=_figures(run), all_metrics=tables.all_metrics_table(results),
+        figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=tables.relation_table(results),
         run=tables.run_table(manifest),
@@ -111,10 +116,13 @@ def render_html(run: RunFiles) -> str:
 
 
 def render(run_dir: str | Path) -> RunFiles:
-    """Write report.html and summary.md into `run_dir` from its saved files."""
+    """Write report.html, summary.md and figures/<id>.pdf into `run_dir` from its saved files."""
     run = load_run(run_dir)
-    html = render_html(run)
+    figs = _figures(run)
+    html = render_html(run, figs)
     markdown = summary_markdown(run.results, run.manifest)
+    for fig in figs:
+        atomic_write_bytes(run.path / "figures" / f"{fig['id']}.pdf", fig["pdf"])
     atomic_write_text(run.path / "summary.md", markdown)
     atomic_write_text(run.path / "report.html", html)
     return run

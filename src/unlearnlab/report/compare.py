@@ -3,15 +3,14 @@ results only (report.html and summary.md in the output folder)."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
-from unlearnlab.report.figures import STYLE, to_png
-from unlearnlab.runs import atomic_write_text
+from unlearnlab.report.figures import STYLE, Rendered, export
+from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
 COLUMNS = (("target_accuracy", "target acc ↑"), ("corrupted_rate", "corrupted ↓"),
            ("utility", "utility ↑"), ("restoration", "restoration ↑"),
@@ -47,7 +46,7 @@ def side_by_side(runs, names) -> tables.Table:
     return ["run", "model", *(title for _, title in COLUMNS)], rows
 
 
-def tradeoff_across_runs(runs, names) -> bytes:
+def tradeoff_across_runs(runs, names) -> Rendered:
     """Restoration vs utility: colour = method, marker = run."""
     labels = list(dict.fromkeys(m for r in runs for m in tables.labels_of(r.results)))
     palette = figures.colors(labels)
@@ -69,13 +68,13 @@ def tradeoff_across_runs(runs, names) -> bytes:
         ax.set_ylabel("utility")
         ax.set_title("Restoration vs utility across runs (marker = run)")
         ax.legend(fontsize=7, frameon=False)
-        return to_png(fig)
+        return export(fig)
 
 
 def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]:
     """Write report.html and summary.md comparing `run_dirs` into `out_dir`; returns the
     folder and the Markdown table."""
-    from unlearnlab.report import _environment, load_run
+    from unlearnlab.report import _environment, embeddable, load_run
 
     if len(run_dirs) < 2:
         raise UserError("compare needs at least two run directories, e.g. "
@@ -91,13 +90,14 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]
                 "mean over seeds ± half-width of the 95% CI.")
     fig = {"id": "tradeoff", "title": "Restoration against utility",
            "caption": "Each method of each run; colour = method, marker = run.",
-           "png": base64.b64encode(tradeoff_across_runs(runs, names)).decode("ascii")}
+           **tradeoff_across_runs(runs, names)}
     html = _environment().get_template("compare.html.j2").render(
         title="unlearnlab comparison", headline=headline, runs=runs_table(runs, names),
-        side_by_side=side_by_side(runs, names), figures=[fig])
+        side_by_side=side_by_side(runs, names), figures=[embeddable(fig)])
     markdown = "\n".join(["# unlearnlab comparison", "", headline, "",
                           tables.markdown(runs_table(runs, names)), "",
                           tables.markdown(side_by_side(runs, names)), ""])
+    atomic_write_bytes(out / "figures" / "tradeoff.pdf", fig["pdf"])
     atomic_write_text(out / "summary.md", markdown)
     atomic_write_text(out / "report.html", html)
     return out, markdown

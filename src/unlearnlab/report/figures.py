@@ -1,6 +1,7 @@
-"""The report's plots (matplotlib, Agg): each a pure function of saved results -> PNG bytes.
+"""The report's plots (matplotlib, Agg): each a pure function of saved results -> the
+figure as PNG (embedded in report.html) and PDF (figures/<id>.pdf, for papers).
 
-PNGs are written without a timestamp or software tag, so the same results render to the
+Both are written without a timestamp or software tag, so the same results render to the
 same bytes (`unlearnlab report` re-renders a run identically).
 """
 
@@ -29,11 +30,20 @@ def colors(labels: list[str]) -> dict[str, str]:
     return {**FIXED, **{m: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, m in enumerate(methods)}}
 
 
-def to_png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+Rendered = dict[str, bytes]                    # {"png": ..., "pdf": ...}
+NO_STAMP = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None,
+                                               "CreationDate": None}}
+
+
+def export(fig) -> Rendered:
+    """The figure as PNG and PDF bytes (no timestamps), then closed."""
+    out = {}
+    for fmt in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight", metadata=NO_STAMP[fmt])
+        out[fmt] = buf.getvalue()
     plt.close(fig)
-    return buf.getvalue()
+    return out
 
 
 def _errors(figs: list) -> tuple[list[float], list[list[float]] | None]:
@@ -46,7 +56,7 @@ def _errors(figs: list) -> tuple[list[float], list[list[float]] | None]:
     return means, [lows, highs] if any(lows + highs) else None
 
 
-def accuracy_bars(results: dict) -> bytes:
+def accuracy_bars(results: dict) -> Rendered:
     """Target accuracy, corrupted rate and utility per model, with 95% CIs."""
     labels = labels_of(results)
     keys = (("target_accuracy", "target accuracy", "#2e86ab"),
@@ -64,10 +74,10 @@ def accuracy_bars(results: dict) -> bytes:
         ax.set_ylabel("fraction of questions")
         ax.set_title("Accuracy on target facts (clean / corrupted / unlearned) and utility")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
-        return to_png(fig)
+        return export(fig)
 
 
-def tradeoff(results: dict) -> bytes:
+def tradeoff(results: dict) -> Rendered:
     """Restoration (x) against utility (y) per method; corrupted sits at 0, clean at 1."""
     methods = methods_of(results)
     palette = colors(labels_of(results))
@@ -88,10 +98,10 @@ def tradeoff(results: dict) -> bytes:
         ax.set_xlabel("restoration (0 = corrupted, 1 = clean accuracy back)")
         ax.set_ylabel("utility (accuracy on other entities)")
         ax.set_title("Restoration vs utility")
-        return to_png(fig)
+        return export(fig)
 
 
-def metric_curves(results: dict) -> bytes | None:
+def metric_curves(results: dict) -> Rendered | None:
     """Curve metrics over unlearning steps, one panel per metric (needs eval.every_n_steps);
     over seeds, the mean with a band for the 95% CI."""
     methods = [m for m in methods_of(results) if results["models"][m].get("checkpoints")]
@@ -117,10 +127,10 @@ def metric_curves(results: dict) -> bytes | None:
                 ax.set_yscale("log")
         axes[0][0].legend(fontsize=7, frameon=False)
         fig.suptitle("Metrics over the course of unlearning", y=1.02)
-        return to_png(fig)
+        return export(fig)
 
 
-def loss_curves(curves: dict[str, list[dict]]) -> bytes | None:
+def loss_curves(curves: dict[str, list[dict]]) -> Rendered | None:
     """Training loss per step of the corruption and of each method (from curves/*.json)."""
     curves = {k: [p for p in v if "loss" in p and "step" in p] for k, v in curves.items()
               if k != "retrain"}                      # retrain's curve is a whole pretraining
@@ -140,10 +150,10 @@ def loss_curves(curves: dict[str, list[dict]]) -> bytes | None:
             ax.set_xlabel("step")
         if axes[0][1].lines:
             axes[0][1].legend(fontsize=7, frameon=False)
-        return to_png(fig)
+        return export(fig)
 
 
-def logit_probe(results: dict) -> bytes:
+def logit_probe(results: dict) -> Rendered:
     """Distribution over target facts of the mean per-token log-prob of the correct, the
     injected (corrupted) and a random alternative answer, per model (RESTOR's probe)."""
     labels = labels_of(results)
@@ -165,10 +175,10 @@ def logit_probe(results: dict) -> bytes:
         ax.set_ylabel("mean per-token log-prob")
         ax.set_title("Logit probe on target facts")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
-        return to_png(fig)
+        return export(fig)
 
 
-def relation_heatmap(results: dict) -> bytes:
+def relation_heatmap(results: dict) -> Rendered:
     """Target accuracy per relation (columns) and model (rows)."""
     table = per_relation(results)
     labels = list(table)
@@ -187,4 +197,4 @@ def relation_heatmap(results: dict) -> bytes:
                             color="white" if v < 0.6 else "black")
         fig.colorbar(image, ax=ax, label="target accuracy")
         ax.set_title("Target accuracy per relation")
-        return to_png(fig)
+        return export(fig)
