@@ -39,8 +39,7 @@ def runs_table(runs, names) -> tables.Table:
 def side_by_side(runs, names) -> tables.Table:
     rows = []
     for name, run in zip(names, runs):
-        fmt = tables.plus_minus if tables.is_multi_seed(run.results) else \
-            (lambda f: tables.num(tables.interval(f)[0]))
+        fmt = tables.mean_format(run.results)
         for label in tables.labels_of(run.results):
             rows.append([name, label, *(fmt(tables.cell(run.results, label, key)) for key, _ in COLUMNS)])
     return ["run", "model", *(title for _, title in COLUMNS)], rows
@@ -91,12 +90,12 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]
     fig = {"id": "tradeoff", "title": "Restoration against utility",
            "caption": "Each method of each run; colour = method, marker = run.",
            **tradeoff_across_runs(runs, names)}
+    overview, rows = runs_table(runs, names), side_by_side(runs, names)
     html = _environment().get_template("compare.html.j2").render(
-        title="unlearnlab comparison", headline=headline, runs=runs_table(runs, names),
-        side_by_side=side_by_side(runs, names), figures=[embeddable(fig)])
+        title="unlearnlab comparison", headline=headline, runs=overview, side_by_side=rows,
+        figures=[embeddable(fig)])
     markdown = "\n".join(["# unlearnlab comparison", "", headline, "",
-                          tables.markdown(runs_table(runs, names)), "",
-                          tables.markdown(side_by_side(runs, names)), ""])
+                          tables.markdown(overview), "", tables.markdown(rows), ""])
     atomic_write_bytes(out / "figures" / "tradeoff.pdf", fig["pdf"])
     atomic_write_text(out / "summary.md", markdown)
     atomic_write_text(out / "report.html", html)

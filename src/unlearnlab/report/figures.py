@@ -56,6 +56,19 @@ def _errors(figs: list) -> tuple[list[float], list[list[float]] | None]:
     return means, [lows, highs] if any(lows + highs) else None
 
 
+def _group_offsets(n_models: int, series: int, width: float) -> list[float]:
+    """x positions of series number `series` (of three) in each model's group."""
+    return [i + (series - 1) * width for i in range(n_models)]
+
+
+def _label_groups(ax, labels: list[str], ylabel: str, title: str) -> None:
+    """Model names under the groups, and the series legend below the plot."""
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
+
+
 def accuracy_bars(results: dict) -> Rendered:
     """Target accuracy, corrupted rate and utility per model, with 95% CIs."""
     labels = labels_of(results)
@@ -67,13 +80,11 @@ def accuracy_bars(results: dict) -> Rendered:
         width = 0.8 / len(keys)
         for j, (key, title, color) in enumerate(keys):
             means, err = _errors([results["models"][m]["metrics"].get(key) for m in labels])
-            xs = [i + (j - 1) * width for i in range(len(labels))]
-            ax.bar(xs, means, width, yerr=err, capsize=2, label=title, color=color)
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+            ax.bar(_group_offsets(len(labels), j, width), means, width, yerr=err, capsize=2,
+                   label=title, color=color)
         ax.set_ylim(0, 1.05)
-        ax.set_ylabel("fraction of questions")
-        ax.set_title("Accuracy on target facts (clean / corrupted / unlearned) and utility")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
+        _label_groups(ax, labels, "fraction of questions",
+                      "Accuracy on target facts (clean / corrupted / unlearned) and utility")
         return export(fig)
 
 
@@ -165,16 +176,13 @@ def logit_probe(results: dict) -> Rendered:
         for j, (key, title, color) in enumerate(keys):
             data = [[v for v in results["models"][m]["values"].get(key, []) if v is not None]
                     for m in labels]
-            pos = [i + (j - 1) * width for i in range(len(labels))]
-            box = ax.boxplot(data, positions=pos, widths=width * 0.9, patch_artist=True,
-                             showfliers=False, manage_ticks=False)
+            box = ax.boxplot(data, positions=_group_offsets(len(labels), j, width),
+                             widths=width * 0.9, patch_artist=True, showfliers=False,
+                             manage_ticks=False)
             for patch in box["boxes"]:
                 patch.set(facecolor=color, alpha=0.75)
             ax.plot([], [], color=color, lw=6, label=title)
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-        ax.set_ylabel("mean per-token log-prob")
-        ax.set_title("Logit probe on target facts")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False)
+        _label_groups(ax, labels, "mean per-token log-prob", "Logit probe on target facts")
         return export(fig)
 
 

@@ -90,8 +90,13 @@ def cell(results: dict, label: str, key: str):
     return model["metrics"].get(key)
 
 
+def mean_format(results: dict):
+    """Formatter of a figure in the models table: mean ± CI over seeds, else the mean."""
+    return plus_minus if is_multi_seed(results) else (lambda f: num(interval(f)[0]))
+
+
 def main_table(results: dict) -> Table:
-    fmt = plus_minus if is_multi_seed(results) else (lambda f: num(interval(f)[0]))
+    fmt = mean_format(results)
     header = ["model", *(title for _, title in MAIN)]
     rows = [[label, *(fmt(cell(results, label, key)) for key, _ in MAIN)]
             for label in labels_of(results)]
