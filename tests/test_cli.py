@@ -15,7 +15,7 @@ MODELS = ["clean", "corrupted", "ga", "graddiff", "kl", "npo", "npo_retain"]
 
 def test_run_writes_every_artifact(tiny_run):
     for name in ["manifest.json", "results.json", "summary.md", "facts.json", "corruption.json",
-                 "curves/corrupt.json", "curves/npo.json", "records/clean.json"]:
+                 "curves/learn.json", "curves/npo.json", "records/clean.json"]:
         assert (tiny_run / name).is_file(), name
     results = read_json(tiny_run / "results.json")
     assert list(results["models"]) == MODELS
@@ -28,7 +28,7 @@ def test_run_writes_every_artifact(tiny_run):
         assert metrics["utility"]["n"] == len(results["items"]["utility"]) == 28 * 8
     manifest = read_json(tiny_run / "manifest.json")
     assert manifest["config"]["world"]["n_entities"] == 32
-    assert {"pretrain", "corrupt", "evaluate", "unlearn:npo"} <= set(manifest["wall_time_s"])
+    assert {"task", "pretrain", "learn", "evaluate", "unlearn:npo"} <= set(manifest["wall_time_s"])
     assert "torch" in manifest["versions"] and manifest["clean_model"]["cached"] is False
     # without retrain in the run, the clean model is the oracle for forget quality / privacy leak
     assert results["oracle"] == "clean"

@@ -1,3 +1,4 @@
+import dataclasses
 import re
 
 import pytest
@@ -5,22 +6,38 @@ from conftest import ROOT
 
 from unlearnlab.config import Config, load_config
 from unlearnlab.errors import UserError
+from unlearnlab.methods import METHODS
+from unlearnlab.methods.npo import NPOParams
 
 
 def test_default_yaml_equals_builtin_defaults():
-    assert load_config(ROOT / "configs" / "default.yaml") == load_config(None) == Config()
+    loaded = load_config(None)
+    assert load_config(ROOT / "configs" / "default.yaml") == loaded
+    assert dataclasses.replace(loaded, hparams=Config().hparams) == Config()
 
 
 def test_overrides_merge_and_parse_yaml_values():
-    cfg = load_config(None, ["unlearn.train.lr=2e-4", "methods=[ga,npo]", "corruption.lora={r: 4}",
+    cfg = load_config(None, ["unlearn.train.lr=2e-4", "methods=[ga,npo]", "learn.lora={r: 4}",
                              "hparams.npo.beta=0.3"])
     assert cfg.unlearn.train.lr == 2e-4
     assert cfg.unlearn.train.scheduler == "constant"          # sibling default kept
     assert cfg.methods == ("ga", "npo")
-    assert cfg.corruption.lora.r == 4 and cfg.corruption.lora.alpha == 16
-    assert cfg.hparams["npo"] == {"beta": 0.3}
-    from unlearnlab.methods import METHODS
+    assert cfg.learn.lora.r == 4 and cfg.learn.lora.alpha == 16
+    assert cfg.hparams["npo"] == NPOParams(beta=0.3)          # parsed once, at loading
+    assert cfg.params_of("kl") == METHODS.get("kl").params()  # a method never named: defaults
     assert load_config(None, ["methods=all"]).methods == tuple(METHODS.names())
+
+
+def test_task_presets_and_moved_keys():
+    tofu = load_config(None, ["task=tofu"])
+    assert tofu.eval.docs_per_set == 400 and tofu.learn.train.epochs == 10     # TOFU's preset
+    assert load_config(None, ["task=tofu", "learn.train.epochs=2"]).learn.train.epochs == 2
+    with pytest.raises(UserError, match="config key 'corruption.train' is now 'learn.train'"):
+        load_config(None, ["corruption.train.lr=1e-3"])
+    with pytest.raises(UserError, match="task: unknown value 'mnist'; valid: world, restor_wikidata"):
+        load_config(None, ["task=mnist"])
+    with pytest.raises(UserError, match="hparams.npo: expected a mapping"):
+        load_config(None, ["hparams.npo=5"])
 
 
 @pytest.mark.parametrize("override, message", [

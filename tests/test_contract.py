@@ -13,17 +13,14 @@ import pytest
 import torch
 from conftest import TINY
 
+from unlearnlab import tasks
 from unlearnlab.config import load_config
-from unlearnlab.eval.metrics import score
-from unlearnlab.eval.records import make_items, make_records
 from unlearnlab.methods import METHODS, register_method
 from unlearnlab.models.loading import load_causal_lm
-from unlearnlab.stages import corrupt, pretrain, unlearn
-from unlearnlab.train.batches import documents
+from unlearnlab.stages import evaluate, learn, pretrain, unlearn
+from unlearnlab.texts import tokenize
 from unlearnlab.train.inputs import nll
 from unlearnlab.train.params import select_parameters
-from unlearnlab.world.facts import value_pools
-from unlearnlab.world.generator import generate_world
 
 
 @dataclass(frozen=True)
@@ -47,34 +44,27 @@ COVERED: set[str] = set()
 def setup(cache_dir):
     cfg = load_config(TINY, [
         "world.n_entities=8", "corruption.n_targets=2", "corruption.docs_per_target=3",
-        "pretrain.train.max_steps=4", "corruption.train.max_steps=3",
-        "unlearn.train={max_steps: 2, batch_size: 2}", "unlearn.retain_docs_per_entity=1",
+        "pretrain.train.max_steps=4", "learn.train.max_steps=3",
+        "unlearn.train={max_steps: 2, batch_size: 2}", "corruption.retain_docs_per_entity=1",
         "hparams.iterative={max_rounds: 2, steps_per_round: 1, stop_below: -1.0, utility_floor: 0.0}",
-        "hparams.task_vector={epochs: 0.5}", "device=cpu"])
+        "hparams.task_vector={epochs: 0.5}", "device=cpu", "eval.docs_per_set=2",
+        "methods=all"])
     device = torch.device("cpu")
-    world = generate_world(cfg.world.seed, cfg.world.n_entities, cfg.world.relations)
-    plan = corrupt.plan(cfg, world)
-    clean_path, _ = pretrain.run(cfg, world, device)
-    model, tok = load_causal_lm(clean_path, device)
-    recorders = {}
-    for name in METHODS:
-        spec = METHODS.get(name)
-        if spec.recorder is not None:
-            recorders[name] = spec.recorder(spec.hyperparams(cfg.hparams.get(name)), model)
-    corrupted, _ = corrupt.run(cfg, model, tok, plan, recorders=list(recorders.values()))
-    items = make_items(world.facts(), plan.targets[:1], "target", value_pools(world.facts()),
-                       plan.wrong, 0, probe=False)
-
-    def evaluate(m):
-        return {k: v["mean"] for k, v in score(make_records(m, tok, items, 8, 4)).items()}
+    task = tasks.build(cfg)
+    model, tok = load_causal_lm(pretrain.run(cfg, task, device).path, device)
+    positions = task.forget_positions()
+    recorders = unlearn.make_recorders(cfg, model, positions)
+    corrupted, _ = learn.run(cfg, task, model, tok, list(recorders.values()))
+    evaluator = evaluate.Evaluator(cfg, task, tok)
 
     def make_ctx(selector: str):
         c = dataclasses.replace(cfg, unlearn=dataclasses.replace(cfg.unlearn, params=selector))
         return unlearn.UnlearnContext(
             cfg=c, model=copy.deepcopy(corrupted), tokenizer=tok,
-            forget=documents(tok, plan.documents, 128), retain=documents(tok, plan.retain, 128),
-            forget_texts=plan.documents, retain_texts=plan.retain, device=device,
-            evaluate=evaluate, extras={"world": world, "plan": plan, "recorders": recorders})
+            forget=tokenize(tok, task.forget, task.fmt, 128),
+            retain=tokenize(tok, task.retain, task.fmt, 128), forget_texts=task.forget,
+            retain_texts=task.retain, device=device, task=task, evaluate=evaluator.checkpoint,
+            recorders=recorders, forget_positions=positions)
     return make_ctx, corrupted
 
 
@@ -82,7 +72,7 @@ def setup(cache_dir):
 def test_method_contract(setup, name):
     make_ctx, corrupted = setup
     spec = METHODS.get(name)
-    hp = spec.hyperparams(make_ctx(SELECTOR).cfg.hparams.get(name))
+    hp = make_ctx(SELECTOR).cfg.params_of(name)
     first = unlearn.run(name, make_ctx(SELECTOR))
     second = unlearn.run(name, make_ctx(SELECTOR))
     for step in first.curve:

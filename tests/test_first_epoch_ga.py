@@ -126,10 +126,10 @@ def test_sketched_recorder_stores_k_values_and_decodes_the_mean():
 
 def context(model, data, rec, hp: dict) -> unlearn.UnlearnContext:
     return unlearn.UnlearnContext(
-        cfg=Config(hparams={"first_epoch_ga": hp}), model=model,
-        tokenizer=SimpleNamespace(pad_token_id=0), forget=data, retain=data, forget_texts=[],
-        retain_texts=[], device=torch.device("cpu"),
-        extras={"recorders": {} if rec is None else {"first_epoch_ga": rec}})
+        cfg=Config(hparams={"first_epoch_ga": METHODS.get("first_epoch_ga").hyperparams(hp)}),
+        model=model, tokenizer=SimpleNamespace(pad_token_id=0), forget=data, retain=data,
+        forget_texts=[], retain_texts=[], device=torch.device("cpu"),
+        recorders={} if rec is None else {"first_epoch_ga": rec})
 
 
 @pytest.mark.parametrize("selector", ["embeddings", "all"])

@@ -48,15 +48,16 @@ def test_forget_quality_is_the_ks_p_value_and_model_utility_the_harmonic_mean():
     a, b = [0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8, 0.9]
     assert forget_quality(a, b) == pytest.approx(stats.ks_2samp(a, b).pvalue)
     assert forget_quality(a, a) == pytest.approx(1.0)
+    parts = ("probability_utility", "truth_score_utility", "rougeL_recall_utility")
     mu = model_utility({"probability_utility": 0.5, "truth_score_utility": 0.25,
-                        "rougeL_recall_utility": 1.0})
+                        "rougeL_recall_utility": 1.0}, parts)
     assert mu == pytest.approx(3 / (2 + 4 + 1))
     assert model_utility({"probability_utility": 0.5, "truth_score_utility": 0.0,
-                          "rougeL_recall_utility": 1.0}) == 0.0
+                          "rougeL_recall_utility": 1.0}, parts) == 0.0
 
 
 def test_paraphrased_question_probability_and_items():
-    from unlearnlab.eval.records import make_items
+    from unlearnlab.tasks.facts_items import fact_items
     from unlearnlab.world.facts import value_pools
     from unlearnlab.world.generator import generate_world
 
@@ -65,7 +66,7 @@ def test_paraphrased_question_probability_and_items():
     world = generate_world(0, 30)                # enough entities for 6+ distinct values
     facts = world.facts()
     e = world.entities[0]
-    items = make_items(facts, [e], "utility", value_pools(facts), None, 0, probe=False,
+    items = fact_items(facts, [e], "utility", value_pools(facts), None, 0, probe=False,
                        paraphrases=world.paraphrased_questions())
     item = next(i for i in items if i.relation == "occupation")
     assert item.paraphrased_question == f"What does {e} do for a living?"

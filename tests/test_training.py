@@ -116,8 +116,10 @@ def test_forward_is_the_same_with_left_or_right_padding_and_any_batch_size():
 def test_question_records_do_not_depend_on_batch_size():
     import random as rnd
 
-    from unlearnlab.eval.records import make_items, make_records
+    from unlearnlab.eval.records import make_records
     from unlearnlab.models.tiny import train_tokenizer
+    from unlearnlab.tasks.facts_items import fact_items
+    from unlearnlab.texts import PromptFormat
     from unlearnlab.world.corpora import pretraining_texts
     from unlearnlab.world.facts import value_pools
     from unlearnlab.world.generator import generate_world
@@ -127,10 +129,10 @@ def test_question_records_do_not_depend_on_batch_size():
     model = tiny_model()
     model.resize_token_embeddings(len(tok))
     facts = world.facts()
-    items = make_items(facts, list(world.entities[:2]), "target", value_pools(facts),
+    items = fact_items(facts, list(world.entities[:2]), "target", value_pools(facts),
                        {e: {r: "Velmora" for r in facts[e]} for e in world.entities[:2]}, 0, probe=True)
-    a = make_records(model, tok, items, batch_size=1, max_new_tokens=4)
-    b = make_records(model, tok, items, batch_size=13, max_new_tokens=4)
+    a = make_records(model, tok, items, PromptFormat(), batch_size=1, max_new_tokens=4)
+    b = make_records(model, tok, items, PromptFormat(), batch_size=13, max_new_tokens=4)
     for ra, rb in zip(a, b):
         assert ra["prediction"] == rb["prediction"]
         for cand, (lp, n) in ra["scores"].items():

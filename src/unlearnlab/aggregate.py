@@ -9,7 +9,7 @@ comparisons run over all facts (or documents) of all seeds and stay paired.
 
 from __future__ import annotations
 
-from unlearnlab.comparisons import head_to_head, paired_comparisons
+from unlearnlab.comparisons import head_to_head, paired_comparisons, task_of
 from unlearnlab.stats import mean_ci
 
 
@@ -49,26 +49,31 @@ def _model(per_seed: list[dict]) -> dict:
     return out
 
 
-def aggregate(per_seed: dict[int, dict], methods) -> dict:
+def aggregate(per_seed: dict[int, dict]) -> dict:
     """One results.json for a `seeds` run from the results of each seed (see module doc)."""
     seeds = list(per_seed)
     results = [per_seed[s] for s in seeds]
     first = results[0]
-    out = {"config_hash": first["config_hash"], "seeds": seeds,
+    methods = first["methods"]
+    out = {"config_hash": first["config_hash"], "seeds": seeds, "task": first["task"],
+           "methods": methods,
            "runs": {str(s): f"seed-{s}" for s in seeds},
            "items": {group: [[s, *item] if isinstance(item, list) else [s, item]
                              for s, r in zip(seeds, results) for item in r["items"][group]]
                      for group in first["items"]},
            "models": {label: _model([r["models"][label] for r in results])
                       for label in first["models"]}}
-    out["restoration"] = _figure(results, "restoration")
+    if "restoration" in first:
+        out["restoration"] = _figure(results, "restoration")
     out["mia_orientation"] = first["mia_orientation"]
     out["model_utility"] = _figure(results, "model_utility")
     out["oracle"] = first["oracle"]
-    out["forget_quality"] = _figure(results, "forget_quality")
-    out["privacy_leak"] = {label: {kind: over_seeds([r["privacy_leak"][label][kind] for r in results])
-                                   for kind in leak}
-                           for label, leak in first["privacy_leak"].items()}
-    out["comparisons"] = paired_comparisons(out["models"], methods)
-    out["head_to_head"] = head_to_head(out["models"], methods)
+    if first["oracle"]:
+        out["forget_quality"] = _figure(results, "forget_quality")
+        out["privacy_leak"] = {
+            label: {kind: over_seeds([r["privacy_leak"][label][kind] for r in results])
+                    for kind in leak}
+            for label, leak in first["privacy_leak"].items()}
+    out["comparisons"] = paired_comparisons(out)
+    out["head_to_head"] = head_to_head(out["models"], methods, task_of(out)["primary"])
     return out

@@ -1,4 +1,5 @@
-"""Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`, `unlearnlab methods`,
+"""Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`,
+`unlearnlab evaluate MODEL_DIR [--task TASK] [--set ...]`, `unlearnlab methods`,
 `unlearnlab report RUN_DIR`, `unlearnlab compare RUN_A RUN_B ... [--out DIR]`.
 
 Bad input ends with one line on stderr naming the problem and the valid options, exit 2.
@@ -7,6 +8,7 @@ Bad input ends with one line on stderr naming the problem and the valid options,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from unlearnlab.errors import UserError
@@ -26,6 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", nargs="?", help="YAML config file (keys as in configs/default.yaml)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set unlearn.train.lr=1e-4 (repeatable)")
+    evaluate = sub.add_parser(
+        "evaluate", help="evaluate a given model on a task, without training it",
+        description="Evaluate MODEL_DIR (any local Hugging Face causal LM) on a task's questions "
+                    "and documents, with no pretraining, learning or unlearning: the same "
+                    "records, metrics, results.json and report as a run, for one model.",
+        epilog="example: unlearnlab evaluate tiny_llama --task tofu --set tofu.split=forget10")
+    evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="a local Hugging Face model folder")
+    evaluate.add_argument("config", nargs="?", help="YAML config file (keys as in configs/default.yaml)")
+    evaluate.add_argument("--task", help="the task (world, restor_wikidata, tofu, custom); "
+                                         "the same as --set task=TASK")
+    evaluate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a config key (repeatable)")
     sub.add_parser("methods", help="list the registered unlearning methods",
                    description="List every registered unlearning method with its paper.")
     report = sub.add_parser(
@@ -72,10 +86,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"report: {out}/report.html  summary: {out}/summary.md")
             return 0
         from unlearnlab.config import load_config
-        from unlearnlab.pipeline import run
 
-        cfg = load_config(args.config, args.overrides)
-        run_dir = run(cfg)
+        if args.command == "evaluate":
+            from unlearnlab.pipeline import evaluate_model
+
+            overrides = [*(([f"task={args.task}"]) if args.task else []), *args.overrides,
+                         f"model={args.model_dir}"]
+            cfg = load_config(args.config, overrides, evaluate_only=True)
+            if not any(o.startswith("name=") for o in args.overrides) and cfg.name == "default":
+                cfg = dataclasses.replace(cfg, name=f"evaluate-{cfg.task}")
+            run_dir = evaluate_model(cfg)
+        else:
+            from unlearnlab.pipeline import run
+
+            run_dir = run(load_config(args.config, args.overrides))
         print(f"results: {run_dir}/results.json  report: {run_dir}/report.html  "
               f"summary: {run_dir}/summary.md")
         return 0

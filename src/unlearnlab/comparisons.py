@@ -10,44 +10,68 @@ from unlearnlab.eval.tofu import forget_quality, model_utility
 from unlearnlab.stats import holm, paired_comparison
 
 
-def compare_models(results: dict, methods) -> None:
-    """Cross-model figures, from per-model results only: restoration, model utility, and
-    against the oracle (the retrained model when it ran, else the clean model, which is
-    exactly what retraining without the forget set gives with the same seed: retrain with
-    seed_offset 0 reproduces it bit for bit) forget quality and privacy leak."""
-    models = results["models"]
-    acc = {k: v["metrics"]["target_accuracy"]["mean"] for k, v in models.items()}
-    results["restoration"] = {name: restoration(acc[name], acc["clean"], acc["corrupted"])
-                              for name in methods}
+DEFAULT_TASK = {"roles": {"before": "clean", "start": "corrupted"},
+                "compared": ["target_accuracy", "logp_correct", "ppl_forget", "ppl_retain",
+                             "membership_forget"],
+                "primary": "target_accuracy", "restoration": True,
+                "utility": ["probability_utility", "truth_score_utility", "rougeL_recall_utility"],
+                "forget_quality": "truth_ratio_target", "oracle_fallback": "clean"}
+
+
+def task_of(results: dict) -> dict:
+    """The task section of results.json (runs written before tasks existed were `world`)."""
+    return results.get("task") or {"name": "world", **DEFAULT_TASK}
+
+
+def baselines(results: dict) -> list[str]:
+    """The models every method is compared with: the starting model, then the one before it."""
+    roles = task_of(results)["roles"]
+    return [label for label in (roles["start"], roles["before"])
+            if label and label in results["models"]]
+
+
+def compare_models(results: dict) -> None:
+    """Cross-model figures, from per-model results only: restoration (RESTOR tasks), model
+    utility, and against the oracle forget quality and privacy leak. The oracle is `retrain`
+    when it ran, else the task's stand-in (RESTOR: the clean model, which is exactly what
+    retraining without the forget set gives with the same seed: retrain with seed_offset 0
+    reproduces it bit for bit), else none."""
+    task, models, methods = task_of(results), results["models"], results["methods"]
+    roles = task["roles"]
+    if task.get("restoration") and roles["before"] in models and roles["start"] in models:
+        acc = {k: v["metrics"][task["primary"]]["mean"] for k, v in models.items()}
+        results["restoration"] = {name: restoration(acc[name], acc[roles["before"]],
+                                                    acc[roles["start"]]) for name in methods}
     results["mia_orientation"] = ORIENTATION
-    results["model_utility"] = {label: model_utility({k: v["mean"] for k, v in m["metrics"].items()})
-                                for label, m in models.items()}
-    oracle = "retrain" if "retrain" in methods else "clean"
-    results["oracle"] = oracle
-    ref = models[oracle]
-    results["forget_quality"] = {
-        label: forget_quality(m["values"]["truth_ratio_target"], ref["values"]["truth_ratio_target"])
-        for label, m in models.items() if label != oracle}
-    results["privacy_leak"] = {
-        label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"]) for kind, v in m["mia"].items()}
-        for label, m in models.items() if label != oracle}
-    results["comparisons"] = paired_comparisons(models, methods)
-    results["head_to_head"] = head_to_head(models, methods)
+    results["model_utility"] = {
+        label: model_utility({k: v["mean"] for k, v in m["metrics"].items()}, task["utility"])
+        for label, m in models.items()}
+    oracle = "retrain" if "retrain" in methods else task.get("oracle_fallback")
+    results["oracle"] = oracle if oracle in models else None
+    if results["oracle"]:
+        ref, fq = models[results["oracle"]], task["forget_quality"]
+        results["forget_quality"] = {
+            label: forget_quality(m["values"][fq], ref["values"][fq])
+            for label, m in models.items() if label != oracle and fq in m["values"]}
+        results["privacy_leak"] = {
+            label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"])
+                    for kind, v in m["mia"].items()}
+            for label, m in models.items() if label != oracle and m["mia"]}
+    results["comparisons"] = paired_comparisons(results)
+    results["head_to_head"] = head_to_head(models, methods, task["primary"])
 
 
-COMPARED = ("target_accuracy", "logp_correct", "ppl_forget", "ppl_retain", "membership_forget")
-
-
-def paired_comparisons(models: dict, methods) -> dict:
-    """Per method and metric, paired per item (target fact or document) against the corrupted
-    and the clean model (t-test, Wilcoxon, d_z, bootstrap CI), with Holm-adjusted p-values
-    across methods (one family per metric and baseline)."""
+def paired_comparisons(results: dict) -> dict:
+    """Per method and compared metric, paired per item (fact, question or document) against
+    the starting and the before model (t-test, Wilcoxon, d_z, bootstrap CI), with
+    Holm-adjusted p-values across methods (one family per metric and baseline)."""
+    models, methods = results["models"], results["methods"]
     out: dict = {name: {} for name in methods}
-    for metric in COMPARED:
-        for baseline in ("corrupted", "clean"):
+    for metric in task_of(results)["compared"]:
+        for baseline in baselines(results):
             family = {}
             for name in methods:
-                if metric not in models[name]["values"]:
+                if metric not in models[name]["values"] or metric not in models[baseline]["values"]:
                     continue
                 cmp = paired_comparison(models[name]["values"][metric],
                                         models[baseline]["values"][metric])
@@ -58,10 +82,10 @@ def paired_comparisons(models: dict, methods) -> dict:
     return out
 
 
-def head_to_head(models: dict, methods, metric: str = "target_accuracy") -> dict:
+def head_to_head(models: dict, methods, metric: str) -> dict:
     """Every pair of methods "a|b" (a before b in the run's order), paired per item on
     `metric` (a - b), Holm-adjusted across all pairs: "does NPO restore more than GA?"."""
-    methods = list(methods)
+    methods = [m for m in methods if metric in models[m]["values"]]
     out = {f"{a}|{b}": paired_comparison(models[a]["values"][metric], models[b]["values"][metric])
            for i, a in enumerate(methods) for b in methods[i + 1:]}
     for key, p in holm({k: c["p_t"] for k, c in out.items()}).items():

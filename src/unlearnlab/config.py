@@ -10,19 +10,63 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from unlearnlab.errors import UserError
-from unlearnlab.models.tiny import TinyModelConfig
-from unlearnlab.train.loop import TrainConfig
+from unlearnlab.tasks.presets import PRESETS, TASK_NAMES
 from unlearnlab.world.relations import RELATION_NAMES
 
 DEFAULT_METHODS = ("ga", "graddiff", "kl", "npo", "npo_retain")
+SCHEDULERS = ("linear", "constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run (AdamW)."""
+
+    epochs: float = 1.0          # passes over the forget/training set (ignored if max_steps > 0)
+    max_steps: int = 0
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    scheduler: str = "linear"
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self):
+        if self.scheduler not in SCHEDULERS:
+            raise UserError(f"scheduler: unknown value {self.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+        for name in ("batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise UserError(f"lr must be > 0, got {self.lr}")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise UserError("set epochs > 0 or max_steps > 0")
+
+    def total_steps(self, n_items: int) -> int:
+        if self.max_steps > 0:
+            return self.max_steps
+        return max(1, math.ceil(self.epochs * n_items / (self.batch_size * self.grad_accum)))
+
+
+@dataclass(frozen=True)
+class TinyModelConfig:
+    """Shape of the built-in model (Llama architecture)."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 4
+    max_positions: int = 256
 
 
 @dataclass(frozen=True)
@@ -55,24 +99,86 @@ class LoraConfig:
 
 @dataclass(frozen=True)
 class CorruptionConfig:
+    """The built-in world's corruption plan (task: world)."""
+
     n_targets: int = 10
     docs_per_target: int = 40
     context_facts: int = 0            # RESTOR's k: true facts about other entities per document
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=3, batch_size=16, lr=2.5e-4))
-    lora: LoraConfig | None = None
+    retain_docs_per_entity: int = 2   # clean documents per non-target entity in the retain set
 
     def __post_init__(self):
         for name in ("n_targets", "docs_per_target"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.context_facts < 0:
-            raise UserError(f"context_facts must be >= 0, got {self.context_facts}")
+        for name in ("context_facts", "retain_docs_per_entity"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class RestorConfig:
+    """RESTOR's real data (task: restor_wikidata), read from `data_dir`."""
+
+    data_dir: str = "../shared/data/restor"
+    corpus: int | str = 0             # RESTOR's k = 0..3 (wikidata/mix_a{k}.json), or squad
+    entities: str = "all"             # the clean model learns all 468 entities, or the 50 evaluated
+    shots: int = 5                    # few-shot QA lines before each question (from facts.json context)
+    statements_per_fact: int = 2      # paraphrased statements per fact in the clean corpus
+    docs_per_target: int = 0          # corruption documents used per target (0 = all)
+    holdout_share: float = 0.1        # share of each target's documents held out (MIA non-members)
+    min_share: float = 0.1            # injected value: asserted by >= this share of a target's documents
+    utility_entities: int = 20        # evaluated non-target entities scored for utility (0 = all)
+
+    def __post_init__(self):
+        if self.corpus not in (0, 1, 2, 3, "squad"):
+            raise UserError(f"corpus: unknown value {self.corpus!r}; valid: 0, 1, 2, 3, squad")
+        _one_of("entities", self.entities, ("all", "evaluated"))
+        if self.shots < 0 or self.statements_per_fact < 0 or self.docs_per_target < 0:
+            raise UserError("shots, statements_per_fact and docs_per_target must be >= 0")
+        if not 0 < self.holdout_share < 1 or not 0 < self.min_share <= 1:
+            raise UserError(f"holdout_share must be in (0, 1) and min_share in (0, 1], got "
+                            f"{self.holdout_share} and {self.min_share}")
+        if self.utility_entities < 0:
+            raise UserError(f"utility_entities must be >= 0, got {self.utility_entities}")
+
+
+@dataclass(frozen=True)
+class TofuConfig:
+    """TOFU (task: tofu), read from `data_dir`."""
+
+    data_dir: str = "../shared/data/tofu"
+    split: str = "forget10"           # forget01 | forget05 | forget10 (retain: its complement)
+    prompt: str = "qa"                # qa: "Question: {question}\nAnswer: "; chat: the model's chat template
+
+    def __post_init__(self):
+        _one_of("split", self.split, ("forget01", "forget05", "forget10"))
+        _one_of("prompt", self.prompt, ("qa", "chat"))
+
+
+@dataclass(frozen=True)
+class CustomConfig:
+    """Your own data (task: custom): JSON or JSONL files of {"text": ...} documents or
+    {"question": ..., "answer": ...} pairs."""
+
+    forget: str = ""                  # required
+    retain: str = ""                  # required
+    holdout: str = ""                 # optional: non-members like the forget set (membership inference)
+    qa: str = ""                      # optional QA evaluation: RESTOR facts.json or TOFU-style list
+    finetune: bool = False            # fine-tune the model on forget + retain before unlearning
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """The stage that teaches the starting model the forget set: RESTOR's corruption (the
+    corruption documents), TOFU's fine-tuning (all QA pairs, forget included)."""
+
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=3, batch_size=16, lr=2.5e-4))
+    lora: LoraConfig | None = None
 
 
 @dataclass(frozen=True)
 class UnlearnConfig:
-    retain_docs_per_entity: int = 2   # clean documents per non-target entity in the retain set
     params: str = "all"               # which parameters train: all, embeddings, lm_head, layers:A-B, regex
     reference: str = "cache"          # cache: reference outputs computed once; live: a frozen copy
     lora: LoraConfig | None = None    # unlearn through LoRA adapters, merged for evaluation
@@ -86,7 +192,7 @@ class UnlearnConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     batch_size: int = 64
-    max_new_tokens: int = 12
+    max_new_tokens: int = 0           # greedy answer length; 0 = the task's (world 12, TOFU 200)
     utility_entities: int = 0         # non-target entities scored for utility; 0 = all
     docs_per_set: int = 100           # forget / held-out / retain documents scored (ppl, MIA); 0 = all
     every_n_steps: int = 10           # evaluate during unlearning every N steps (0 = off)
@@ -94,8 +200,8 @@ class EvalConfig:
                                       "rougeL_recall_target", "ppl_forget")
 
     def __post_init__(self):
-        if self.batch_size < 1 or self.max_new_tokens < 1:
-            raise UserError("batch_size and max_new_tokens must be >= 1")
+        if self.batch_size < 1 or self.max_new_tokens < 0:
+            raise UserError("batch_size must be >= 1 and max_new_tokens >= 0")
         if self.docs_per_set < 0:
             raise UserError(f"docs_per_set must be >= 0, got {self.docs_per_set}")
         if self.every_n_steps < 0:
@@ -111,6 +217,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class Config:
     name: str = "default"
+    task: str = "world"               # world | restor_wikidata | tofu | custom (tasks/)
     seed: int = 0                     # targets, wrong values, unlearning order
     seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM
@@ -120,23 +227,37 @@ class Config:
     keep_models: bool = False
     progress: bool = True
     world: WorldConfig = field(default_factory=WorldConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
+    restor: RestorConfig = field(default_factory=RestorConfig)
+    tofu: TofuConfig = field(default_factory=TofuConfig)
+    custom: CustomConfig = field(default_factory=CustomConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
     unlearn: UnlearnConfig = field(default_factory=UnlearnConfig)
     methods: tuple[str, ...] = DEFAULT_METHODS
     plugins: tuple[str, ...] = ()     # modules or .py files that register more methods
-    hparams: dict[str, dict] = field(default_factory=lambda: {
+    hparams: dict[str, Any] = field(default_factory=lambda: {
         "npo": {"beta": 1.0}, "npo_retain": {"beta": 1.0},
         "first_epoch_ga": {"params": "all", "target_nll_ratio": 3.0}})
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self):
+        _one_of("task", self.task, TASK_NAMES)
         _one_of("device", self.device, ("auto", "cpu", "cuda"))
         _one_of("precision", self.precision, ("fp32", "bf16"))
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise UserError(f"name must be a plain folder name, got {self.name!r}")
         if len(set(self.seeds)) != len(self.seeds):
             raise UserError(f"seeds: each seed at most once, got {list(self.seeds)}")
+
+    def params_of(self, method: str):
+        """The parsed hyperparameters of `method` (parsed once, at loading; defaults for a
+        method the config never named)."""
+        if method in self.hparams and not isinstance(self.hparams[method], dict):
+            return self.hparams[method]
+        from unlearnlab.methods import METHODS
+
+        return METHODS.get(method).hyperparams(self.hparams.get(method))
 
     def for_seed(self, seed: int) -> Config:
         """The single-seed config of one seed of a `seeds` run (same hash as `--set seed=S`)."""
@@ -167,8 +288,16 @@ def digest(obj) -> str:
 
 # ----------------------------------------------------------------------------- loading
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
-    """Defaults <- YAML file <- `--set key=value` overrides; validated strictly."""
+# Keys that moved when the task layer arrived: the old name gets a one-line pointer.
+_MOVED = {("corruption", "train"): "learn.train", ("corruption", "lora"): "learn.lora",
+          ("unlearn", "retain_docs_per_entity"): "corruption.retain_docs_per_entity"}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (),
+                evaluate_only: bool = False) -> Config:
+    """Defaults <- the task's preset <- YAML file <- `--set key=value` overrides; validated
+    strictly, method hyperparameters parsed once (into their dataclasses). `evaluate_only`:
+    for evaluating a given model, so no methods run."""
     user: dict = {}
     if path is not None:
         path = Path(path)
@@ -184,16 +313,36 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
             raise UserError(f"config file {path} must hold a mapping of keys to values")
     for item in overrides:
         apply_override(user, item)
-    merged = _deep_merge(Config().to_dict(), user)
+    for (section, key), new in _MOVED.items():
+        if isinstance(user.get(section), dict) and key in user[section]:
+            raise UserError(f"config key '{section}.{key}' is now '{new}'")
+    task = user.get("task", Config.task)
+    if task not in PRESETS:
+        raise UserError(f"task: unknown value {task!r}; valid: {', '.join(TASK_NAMES)}")
+    merged = _deep_merge(_deep_merge(Config().to_dict(), PRESETS[task]), user)
     from unlearnlab.methods import METHODS, load_plugins
 
     plugins = merged.get("plugins") or []
     load_plugins([plugins] if isinstance(plugins, str) else plugins)
     if merged.get("methods") == "all":
         merged["methods"] = METHODS.names()
+    if evaluate_only:
+        merged["methods"] = []
     config = _build(Config, merged, "")
-    _check_methods(config)
-    return config
+    _check_methods(config, evaluate_only)
+    return dataclasses.replace(config, hparams=_parse_hparams(config))
+
+
+def _parse_hparams(config: Config) -> dict:
+    """Every named or configured method's hyperparameter dataclass (the one parse)."""
+    from unlearnlab.methods import METHODS
+
+    names = list(dict.fromkeys([*config.methods, *config.hparams]))
+    parsed = {name: METHODS.get(name).hyperparams(config.hparams.get(name)) for name in names}
+    wrapped = getattr(parsed.get("iterative"), "method", None)     # a wrapped loss method
+    if wrapped and wrapped not in parsed:
+        parsed[wrapped] = METHODS.get(wrapped).hyperparams(None)
+    return parsed
 
 
 def apply_override(data: dict, item: str) -> None:
@@ -246,8 +395,13 @@ def _convert(tp, value, key: str):
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        tp = next(a for a in args if a is not type(None))
-        return _convert(tp, value, key)
+        members = [a for a in args if a is not type(None)]
+        for member in members[:-1]:            # int | str: the first type that fits
+            try:
+                return _convert(member, value, key)
+            except UserError:
+                pass
+        return _convert(members[-1], value, key)
     if dataclasses.is_dataclass(tp):
         base = dataclasses.asdict(tp()) if isinstance(value, dict) else {}
         return _build(tp, _deep_merge(base, value) if isinstance(value, dict) else value, key + ".")
@@ -285,20 +439,19 @@ def _convert(tp, value, key: str):
     return value
 
 
-def _check_methods(config: Config) -> None:
+def _check_methods(config: Config, evaluate_only: bool = False) -> None:
     from unlearnlab.methods import METHODS
 
-    if not config.methods:
+    if not config.methods and not evaluate_only:
         raise UserError(f"methods: the list is empty; valid: all, {', '.join(METHODS.names())}")
     for name in config.methods:
         if name not in METHODS:
             raise UserError(f"methods: unknown method {name!r}; valid: all, {', '.join(METHODS.names())}")
-    for name, values in config.hparams.items():
+    for name in config.hparams:
         if name not in METHODS:
             raise UserError(f"hparams: unknown method {name!r}; valid: {', '.join(METHODS.names())}")
-        METHODS.get(name).hyperparams(values)
     if config.model != "builtin" and "retrain" in config.methods:
-        raise UserError("methods: 'retrain' trains from scratch on the built-in world's data and "
+        raise UserError("methods: 'retrain' trains the built-in model from scratch and "
                         "cannot retrain an external model; remove it or use model: builtin")
     from unlearnlab.train.params import VALID
     if not config.unlearn.params.strip():

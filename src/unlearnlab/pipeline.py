@@ -1,11 +1,14 @@
-"""The RESTOR experiment end to end: world -> clean -> corrupted -> unlearned -> evaluated.
+"""The protocol end to end, for any task: clean -> learned (corrupted) -> unlearned -> evaluated.
 
-    world ──► pretrain (clean, cached) ──► corrupt ──► unlearn (one per method) ──► evaluate
+    task ──► pretrain (clean, cached) ──► learn ──► unlearn (one per method) ──► report
+                     evaluate: every model, the same records and metrics
 
-Writes `runs/<name>/`: manifest.json (resolved config and its hash, seed, versions, device,
-per-stage wall time), facts.json, corruption.json, curves/*.json (loss curves),
-records/*.json (per-item model outputs), results.json (per model: aggregates with n and
-95% CI, and per-item values), report.html and summary.md. Every file is written atomically.
+The task (tasks/) is the data; this file is the protocol and names no task. Writes
+`runs/<name>/`: manifest.json (resolved config and its hash, seed, versions, device,
+per-stage wall time), the task's files (e.g. facts.json, corruption.json), curves/*.json
+(loss curves), records/*.json (per-item model outputs), results.json (per model: aggregates
+with n and 95% CI, and per-item values), report.html and summary.md. Every file is written
+atomically.
 With `seeds: [...]` each seed is such a run in seed-<S>/, and the top level holds
 results.json and manifest.json aggregated over seeds (see aggregate.py) with their report.
 """
@@ -13,40 +16,20 @@ results.json and manifest.json aggregated over seeds (see aggregate.py) with the
 from __future__ import annotations
 
 import copy
-import dataclasses
-import random
 import shutil
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from unlearnlab import report
+from unlearnlab import report, tasks
 from unlearnlab.aggregate import aggregate
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
-from unlearnlab.eval.metrics import METRICS, score
-from unlearnlab.eval.mia import mia_auc
-from unlearnlab.eval.records import make_items, make_records, text_records
-from unlearnlab.methods import METHODS
-from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
+from unlearnlab.models.loading import load_causal_lm, pick_device
 from unlearnlab.runs import atomic_write_json, replace_dir, versions
-from unlearnlab.stages import corrupt, pretrain, unlearn
-from unlearnlab.train.batches import documents
-from unlearnlab.world.facts import value_pools
-from unlearnlab.world.generator import generate_world
-
-
-def _subset(n_texts: int, cfg: Config) -> list[int]:
-    """Sorted indices of a seeded sample of `cfg.eval.docs_per_set` texts (all when 0)."""
-    n = cfg.eval.docs_per_set
-    if not n or n >= n_texts:
-        return list(range(n_texts))
-    return sorted(random.Random(f"docs-{cfg.seed}").sample(range(n_texts), n))
-
-
-def _means(scores: dict) -> dict[str, float]:
-    return {k: v["mean"] for k, v in scores.items()}
+from unlearnlab.stages import evaluate, learn, pretrain, unlearn
+from unlearnlab.texts import tokenize
 
 
 def _with_final(checkpoints: list[dict], curve: list[dict], final: dict) -> list[dict]:
@@ -77,15 +60,24 @@ def run(cfg: Config, log=print) -> Path:
     place only when complete (report.html and summary.md included), so a failed or
     interrupted run leaves the previous one intact.
     """
+    body = _run_seeds if cfg.seeds else _run
+    return _into_place(cfg, lambda device, tmp: body(cfg, device, tmp, log), log)
+
+
+def evaluate_model(cfg: Config, log=print) -> Path:
+    """Evaluate the model `cfg.model` on the task as it is (no pretraining, learning or
+    unlearning): the same records, metrics, results.json and report as a run, for one model
+    labelled "model" (what open-unlearning's eval.py does)."""
+    return _into_place(cfg, lambda device, tmp: _evaluate_only(cfg, device, tmp, log), log)
+
+
+def _into_place(cfg: Config, body, log) -> Path:
     final = Path(cfg.runs_dir) / cfg.name
     device = pick_device(cfg.device)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{cfg.name}.tmp-"))
     try:
-        if cfg.seeds:
-            _run_seeds(cfg, device, tmp, log)
-        else:
-            _run(cfg, device, tmp, log)
+        body(device, tmp)
         files = report.render(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -116,7 +108,29 @@ def _run_seeds(cfg: Config, device, run_dir: Path, log) -> None:
                 "wall_time_s": stages,
                 "wall_time_per_seed_s": {str(s): m["wall_time_total_s"] for s, m in manifests.items()},
                 "wall_time_total_s": round(sum(stages.values()), 3)}
-    atomic_write_json(run_dir / "results.json", aggregate(per_seed, cfg.methods))
+    atomic_write_json(run_dir / "results.json", aggregate(per_seed))
+    atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def _evaluate_only(cfg: Config, device, run_dir: Path, log) -> None:
+    timer = Timer()
+    manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
+                "seed": cfg.seed, "device": str(device), "versions": versions(),
+                "clean_model": {"path": cfg.model, "cached": False}}
+    with timer("task"):
+        task = tasks.build(cfg)
+    model, tokenizer = load_causal_lm(cfg.model, device)
+    log(f"evaluating {cfg.model} on task {task.name}")
+    evaluator = evaluate.Evaluator(cfg, task, tokenizer)
+    summary = {**task.summary(), "roles": {"before": None, "start": "model"}}
+    results = {"config_hash": cfg.hash(), "seed": cfg.seed, "task": summary, "methods": [],
+               "items": evaluator.items_index(), "models": {}}
+    with timer("evaluate"):
+        results["models"]["model"] = evaluator.run("model", model, run_dir)
+    compare_models(results)
+    manifest["wall_time_s"] = timer.stages
+    manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
+    atomic_write_json(run_dir / "results.json", results)
     atomic_write_json(run_dir / "manifest.json", manifest)
 
 
@@ -125,107 +139,55 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     timer = Timer()
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seed": cfg.seed, "device": str(device), "versions": versions()}
+    with timer("task"):
+        task = tasks.build(cfg)
+    for name, content in task.files.items():
+        atomic_write_json(run_dir / name, content)
+    with timer("pretrain"):
+        clean = pretrain.run(cfg, task, device)
+    manifest["clean_model"] = clean.manifest()
+    log(f"clean model: {clean.path} ({'cached' if clean.cached else 'trained' if cfg.model == 'builtin' else 'given'})")
+    model, tokenizer = load_causal_lm(clean.path, device)
 
-    with timer("world"):
-        world = generate_world(cfg.world.seed, cfg.world.n_entities, cfg.world.relations)
-        facts = world.facts()
-        plan = corrupt.plan(cfg, world)
-    if cfg.model == "builtin":
-        with timer("pretrain"):
-            clean_path, cached = pretrain.run(cfg, world, device)
-        manifest["clean_model"] = {"path": str(clean_path), "cached": cached,
-                                   "cache_key": pretrain.cache_key(cfg)}
-        log(f"clean model: {clean_path} ({'cached' if cached else 'trained'})")
-    else:
-        clean_path = Path(cfg.model)
-        manifest["clean_model"] = {"path": str(clean_path), "cached": False}
-    model, tokenizer = load_causal_lm(clean_path, device)
+    evaluator = evaluate.Evaluator(cfg, task, tokenizer)
+    results = {"config_hash": cfg.hash(), "seed": cfg.seed, "task": task.summary(),
+               "methods": list(cfg.methods), "items": evaluator.items_index(), "models": {}}
+    models = results["models"]
+    before, start = task.roles
+    positions = task.forget_positions() if task.learn else None
+    recorders = unlearn.make_recorders(cfg, model, positions)
+    if task.learn:
+        if before:
+            with timer("evaluate"):
+                models[before] = evaluator.run(before, model, run_dir)
+        with timer("learn"):
+            model, curve = learn.run(cfg, task, model, tokenizer, list(recorders.values()))
+        atomic_write_json(run_dir / "curves" / "learn.json", curve)
+    with timer("evaluate"):
+        models[start] = evaluator.run(start, model, run_dir)
 
-    pools = value_pools(facts)
-    others = plan.non_targets(world)
-    if cfg.eval.utility_entities:
-        others = random.Random(cfg.seed).sample(others, min(cfg.eval.utility_entities, len(others)))
-    paraphrases = world.paraphrased_questions()
-    items = (make_items(facts, plan.targets, "target", pools, plan.wrong, cfg.seed, probe=True,
-                        paraphrases=paraphrases)
-             + make_items(facts, others, "utility", pools, None, cfg.seed, probe=False,
-                          paraphrases=paraphrases))
-    results = {"config_hash": cfg.hash(), "seed": cfg.seed,
-               "items": {g: [[i.entity, i.relation] for i in items if i.group == g]
-                         for g in ("target", "utility")},
-               "models": {}}
-
-    chosen = {"forget_docs": _subset(len(plan.documents), cfg),
-              "holdout_docs": _subset(len(plan.holdout), cfg),
-              "retain_docs": _subset(len(plan.retain), cfg)}
-    results["items"].update(chosen)            # indices into corruption.json's lists
-    doc_sets = {g: [texts[i] for i in chosen[g]] for g, texts in
-                (("forget_docs", plan.documents), ("holdout_docs", plan.holdout),
-                 ("retain_docs", plan.retain))}
-
-    doc_metrics = {METRICS.get(m).group for m in cfg.eval.curve_metrics} & set(doc_sets)
-
-    def records_of(m, with_docs: bool = True) -> tuple[list[dict], list[dict]]:
-        """The model's question records and (optionally) document records."""
-        records = make_records(m, tokenizer, items, cfg.eval.batch_size,
-                               cfg.eval.max_new_tokens, cfg.precision)
-        docs = [r for group, texts in doc_sets.items() if with_docs
-                for r in text_records(m, tokenizer, texts, group, cfg.eval.batch_size,
-                                      cfg.precision)]
-        return records, docs
-
-    def evaluate(label: str, m) -> None:
-        with timer("evaluate"):
-            records, docs = records_of(m)
-        atomic_write_json(run_dir / "records" / f"{label}.json", records)
-        scores = score(records + docs)
-        results["models"][label] = {
-            "metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "direction")}
-                        for k, v in scores.items()},
-            "values": {k: v["values"] for k, v in scores.items()},
-            "mia": mia_auc(docs)}
-        if cfg.keep_models:
-            save_causal_lm(m, tokenizer, run_dir / "models" / label)
-
-    def checkpoint_scores(m) -> dict[str, float]:
-        """Metric means for checkpoints; documents are scored only if a curve metric needs them."""
-        records, docs = records_of(m, with_docs=bool(doc_metrics))
-        return _means(score(records + docs))
-
-    atomic_write_json(run_dir / "facts.json", facts)
-    atomic_write_json(run_dir / "corruption.json", dataclasses.asdict(plan))
-    evaluate("clean", model)
-    recorders = {}
-    for name in cfg.methods:
-        spec = METHODS.get(name)
-        if spec.recorder is not None:
-            recorders[name] = spec.recorder(spec.hyperparams(cfg.hparams.get(name)), model)
-    with timer("corrupt"):
-        model, curve = corrupt.run(cfg, model, tokenizer, plan, recorders=list(recorders.values()))
-    atomic_write_json(run_dir / "curves" / "corrupt.json", curve)
-    evaluate("corrupted", model)
-
-    forget = documents(tokenizer, plan.documents)
-    retain = documents(tokenizer, plan.retain)
+    forget = tokenize(tokenizer, task.forget, task.fmt)
+    retain = tokenize(tokenizer, task.retain, task.fmt)
+    start_scores = {k: v["mean"] for k, v in models[start]["metrics"].items()}
     for name in cfg.methods:
         ctx = unlearn.UnlearnContext(
             cfg=cfg, model=copy.deepcopy(model), tokenizer=tokenizer, forget=forget,
-            retain=retain, forget_texts=plan.documents, retain_texts=plan.retain, device=device,
-            evaluate=checkpoint_scores,
-            start_scores=_means(results["models"]["corrupted"]["metrics"]),
-            extras={"world": world, "plan": plan, "recorders": recorders})
+            retain=retain, forget_texts=task.forget, retain_texts=task.retain, device=device,
+            task=task, evaluate=evaluator.checkpoint, start_scores=start_scores,
+            recorders=recorders, forget_positions=positions)
         with timer(f"unlearn:{name}"):
             outcome = unlearn.run(name, ctx)
         atomic_write_json(run_dir / "curves" / f"{name}.json", outcome.curve)
-        evaluate(name, outcome.model)
-        results["models"][name]["info"] = outcome.info
+        with timer("evaluate"):
+            models[name] = evaluator.run(name, outcome.model, run_dir)
+        models[name]["info"] = outcome.info
         if outcome.checkpoints:
-            results["models"][name]["checkpoints"] = _with_final(
-                outcome.checkpoints, outcome.curve, results["models"][name]["metrics"])
+            models[name]["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
+                                                      models[name]["metrics"])
         del ctx, outcome
         log(f"{name}: done")
 
-    compare_models(results, cfg.methods)
+    compare_models(results)
     manifest["wall_time_s"] = timer.stages
     manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
     atomic_write_json(run_dir / "results.json", results)

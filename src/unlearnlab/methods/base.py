@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from unlearnlab.errors import UserError
 from unlearnlab.registry import Registry
-from unlearnlab.train.loop import Objective
+from unlearnlab.train.inputs import Objective
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class MethodSpec:
     refs: tuple[str, ...] = ()
     logits: tuple[str, ...] = ()
     hidden: bool = False                  # hidden states at the layer `hp.layer`
-    alternatives: Callable | None = None  # (hp, forget_texts) -> one alternative text per item
+    alternatives: Callable | None = None  # (hp, forget_texts) -> one alternative answer per item
     recorder: Callable | None = None      # (hp, model) -> recorder attached to corruption training
 
     @property
@@ -49,6 +49,9 @@ class MethodSpec:
 
     def hyperparams(self, values: dict | None = None):
         """Build the hyperparameter dataclass from a config mapping; unknown keys are errors."""
+        if values is not None and not isinstance(values, dict):
+            raise UserError(f"hparams.{self.name}: expected a mapping of hyperparameters, "
+                            f"got {values!r}")
         values = dict(values or {})
         fields = {f.name for f in dataclasses.fields(self.params)}
         unknown = sorted(set(values) - fields)
@@ -93,8 +96,9 @@ def register_method(name: str, *, summary: str, paper: str, params: type,
                     alternatives: Callable | None = None):
     """Decorator: register `loss(hp, inputs)` as unlearning method `name`.
 
-    needs_alt requires `alternatives(hp, forget_texts) -> list[str]`, one text per forget
-    item (e.g. a refusal), forwarded as `inputs.alt`. hidden=True forwards the hidden states
+    needs_alt requires `alternatives(hp, forget_texts) -> list[str]`, one alternative per
+    forget item (e.g. a refusal: it replaces a forget document whole, or a forget pair's
+    answer), forwarded as `inputs.alt`. hidden=True forwards the hidden states
     of layer `hp.layer`. A hyperparameter `params` (a selector string), when non-empty,
     overrides the run's `unlearn.params` for this method.
     """
@@ -117,7 +121,8 @@ def register_procedure(name: str, *, summary: str, paper: str, params: type,
 
     recorder: `(hp, model) -> object with observe(model, examples, idx)`, attached to the
     corruption training (where the forget set is learned) to track influence as it trains;
-    the procedure finds it as `ctx.extras["recorders"][name]`.
+    the procedure finds it as `ctx.recorders[name]`; the pipeline restricts it (`recorder.keep`)
+    to the forget items' positions in what it watches (`ctx.forget_positions`).
     """
     def decorate(procedure: Callable) -> Callable:
         METHODS.add(name, MethodSpec(name, summary, paper, params, procedure=procedure,

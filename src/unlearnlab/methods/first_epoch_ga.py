@@ -87,12 +87,16 @@ def forget_nll(model, examples: ExampleSet, pad_id: int, device, precision: str 
                     paper="Zagardo 2024, arXiv 2406.09391", params=FirstEpochGAParams,
                     recorder=make_recorder)
 def first_epoch_ga(hp: FirstEpochGAParams, ctx) -> Outcome:
-    recorder = ctx.extras.get("recorders", {}).get(NAME)
+    recorder = ctx.recorders.get(NAME)
     if recorder is None:
         raise UserError(f"{NAME}: no first-epoch gradients were recorded; the method needs its "
                         "recorder attached to the training that learned the forget set")
     n = len(ctx.forget)
-    missing = sorted(set(range(n)) - recorder.recorded)
+    positions = ctx.forget_positions if ctx.forget_positions is not None else list(range(n))
+    if len(positions) != n:
+        raise UserError(f"{NAME}: {n - len(positions)} of {n} forget items were not in the "
+                        "training that learned the forget set; nothing was recorded for them")
+    missing = sorted(set(positions) - recorder.recorded)
     if missing:
         raise UserError(f"{NAME}: {len(missing)} of {n} forget items were never seen in training "
                         f"(first: item {missing[0]}); train at least one full epoch")
@@ -101,7 +105,7 @@ def first_epoch_ga(hp: FirstEpochGAParams, ctx) -> Outcome:
     if [tuple(p.shape) for p in params] != recorder.shapes:
         raise ValueError(f"{NAME}: the recorded parameters do not match {hp.params!r} here")
     device = params[0].device
-    direction = recorder.ascent_direction(range(n), device=device)
+    direction = recorder.ascent_direction(positions, device=device)
     model.eval()
 
     def measure() -> float:

@@ -39,15 +39,13 @@ class IterativeParams:
 @register_procedure("iterative", summary="unlearn in rounds with a wrapped method, verify, stop",
                     paper="Zagardo 2024, arXiv 2406.09391", params=IterativeParams)
 def iterative(hp: IterativeParams, ctx) -> Outcome:
-    from unlearnlab.stages.unlearn import LossRun
-
     spec = METHODS.get(hp.method)
     if spec.loss is None:
         raise UserError(f"hparams.iterative.method: {hp.method!r} is a procedure; wrap a loss "
                         f"method: {', '.join(n for n in METHODS if METHODS.get(n).loss)}")
     if ctx.evaluate is None:
         raise UserError("iterative needs an evaluation after each round; none is available here")
-    job = LossRun(spec, spec.hyperparams(ctx.cfg.hparams.get(hp.method)), ctx)
+    job = ctx.loss_run(hp.method)
     round_cfg = dataclasses.replace(ctx.train_cfg, max_steps=hp.steps_per_round)
     curve, history, reason = [], [], "max_rounds"
     for r in range(1, hp.max_rounds + 1):

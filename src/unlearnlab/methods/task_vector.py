@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 
 from unlearnlab.methods.base import Outcome, check_range, register_procedure
-from unlearnlab.train.loop import FINETUNE
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ def task_vector(hp: TaskVectorParams, ctx) -> Outcome:
     finetuned = copy.deepcopy(model)
     cfg = dataclasses.replace(ctx.train_cfg, epochs=hp.epochs, max_steps=0,
                               lr=hp.lr or ctx.train_cfg.lr)
-    curve = ctx.train(finetuned, FINETUNE, cfg, desc="task_vector")
+    curve = ctx.finetune(finetuned, cfg, desc="task_vector")
     moved = 0.0
     with torch.no_grad():
         for p, p_ft in zip(model.parameters(), finetuned.parameters()):

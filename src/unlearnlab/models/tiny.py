@@ -4,23 +4,12 @@ both trained from scratch on the world's texts and saved in standard Hugging Fac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from unlearnlab.config import TinyModelConfig
+
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
-
-
-@dataclass(frozen=True)
-class TinyModelConfig:
-    """Shape of the built-in model (Llama architecture)."""
-
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_layers: int = 4
-    num_heads: int = 4
-    max_positions: int = 256
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:

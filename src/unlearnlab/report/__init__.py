@@ -44,37 +44,47 @@ def load_run(run_dir: str | Path) -> RunFiles:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UserError(f"unreadable run file in {path}: {exc.msg} (line {exc.lineno})") from None
-    if "models" not in results or "restoration" not in results:
+    if "models" not in results or not ("restoration" in results or "methods" in results):
         raise UserError(f"{path}/results.json is not an unlearnlab results file "
-                        "(no models / restoration)")
-    order = ["corrupt", *tables.methods_of(results)]
+                        "(no models / methods)")
+    order = [*figures.LEARN_CURVES, *tables.methods_of(results)]
     curves = {name: json.loads((path / "curves" / f"{name}.json").read_text(encoding="utf-8"))
               for name in order if (path / "curves" / f"{name}.json").is_file()}
     return RunFiles(path, results, manifest, curves)
+
+
+def _has(run: RunFiles, metric: str) -> bool:
+    return metric in run.results["models"][tables.labels_of(run.results)[0]]["metrics"]
 
 
 FIGURES = (
     ("accuracy", "Accuracy per model",
      "Target-fact accuracy of the clean, corrupted and unlearned models, the rate of answering "
      "with the injected wrong value, and utility (accuracy on other entities); bars are 95% CIs.",
-     lambda run: figures.accuracy_bars(run.results)),
+     lambda run: figures.accuracy_bars(run.results) if _has(run, "target_accuracy") else None),
     ("tradeoff", "Restoration against utility",
      "Each method's restoration of the clean answers (x) and the utility it keeps (y); the "
      "ideal is the top right corner (clean).",
-     lambda run: figures.tradeoff(run.results)),
+     lambda run: figures.tradeoff(run.results) if "restoration" in run.results else None),
+    ("quality", "Forget quality against model utility",
+     "TOFU's view: each model's forget quality (KS-test p-value of its forget truth ratios "
+     "against the oracle's; log scale, higher = closer to retraining) and model utility.",
+     lambda run: figures.quality_vs_utility(run.results)
+     if run.results.get("forget_quality") and not run.results.get("restoration") else None),
     ("curves", "Metrics during unlearning",
-     "Curve metrics evaluated every eval.every_n_steps steps (step 0 = the corrupted model).",
+     "Curve metrics evaluated every eval.every_n_steps steps (step 0 = the starting model).",
      lambda run: figures.metric_curves(run.results)),
     ("losses", "Training losses",
-     "The corruption fine-tuning loss and each method's unlearning loss per step.",
-     lambda run: figures.loss_curves(run.curves)),
+     "The learn stage's (corruption's) fine-tuning loss and each method's unlearning loss per step.",
+     lambda run: figures.loss_curves(run.results, run.curves)),
     ("probe", "Logit probe",
      "Per target fact: mean per-token log-prob of the correct, the injected and a random "
      "answer (boxes: quartiles, whiskers: 1.5 IQR). Restoration moves mass from red back to blue.",
-     lambda run: figures.logit_probe(run.results)),
+     lambda run: figures.logit_probe(run.results) if _has(run, "logp_correct") else None),
     ("relations", "Per relation",
      "Target accuracy per relation and model.",
-     lambda run: figures.relation_heatmap(run.results)),
+     lambda run: figures.relation_heatmap(run.results) if tables.has_relations(run.results)
+     else None),
 )
 
 

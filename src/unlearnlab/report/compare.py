@@ -7,14 +7,14 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.figures import STYLE, Rendered, export
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
-COLUMNS = (("target_accuracy", "target acc ↑"), ("corrupted_rate", "corrupted ↓"),
-           ("utility", "utility ↑"), ("restoration", "restoration ↑"),
-           ("ppl_forget", "ppl forget"), ("mia_auc", "MIA AUC (Min-K%++)"))
+RESTOR_COLUMNS = ("target_accuracy", "corrupted_rate", "utility", "restoration", "ppl_forget",
+                  "mia_auc")
 MARKERS = "osD^vP*Xhp"
 
 
@@ -31,24 +31,44 @@ def runs_table(runs, names) -> tables.Table:
         seeds = run.results.get("seeds")
         rows.append([name, run.manifest.get("config_hash", "—"),
                      ", ".join(map(str, seeds)) if seeds else str(run.results.get("seed", "—")),
-                     str(len(run.results["items"]["target"])),
+                     task_of(run.results)["name"], _questions(run.results),
                      f"{run.manifest.get('wall_time_total_s', 0):.1f} s"])
-    return ["run", "config hash", "seeds", "target facts", "wall time"], rows
+    return ["run", "config hash", "seeds", "task", "questions", "wall time"], rows
+
+
+def _questions(results: dict) -> str:
+    items = results["items"]
+    if "target" in items:
+        return f"{len(items['target'])} target facts"
+    return ", ".join(f"{len(v)} {k}" for k, v in items.items() if not k.endswith("_docs"))
+
+
+def columns(runs) -> list[tuple[str, str]]:
+    """The first run's headline columns (RESTOR runs: a compact subset)."""
+    main = tables.main_columns(runs[0].results)
+    if "restoration" in dict(main):
+        return [(k, t) for k, t in main if k in RESTOR_COLUMNS]
+    return main
 
 
 def side_by_side(runs, names) -> tables.Table:
+    cols = columns(runs)
     rows = []
     for name, run in zip(names, runs):
         fmt = tables.mean_format(run.results)
         for label in tables.labels_of(run.results):
-            rows.append([name, label, *(fmt(tables.cell(run.results, label, key)) for key, _ in COLUMNS)])
-    return ["run", "model", *(title for _, title in COLUMNS)], rows
+            rows.append([name, label, *(fmt(tables.cell(run.results, label, key))
+                                        if key in run.results["models"][label]["metrics"]
+                                        or key in ("restoration", "mia_auc", "model_utility",
+                                                   "forget_quality", "privleak") else "—"
+                                        for key, _ in cols)])
+    return ["run", "model", *(title for _, title in cols)], rows
 
 
 def tradeoff_across_runs(runs, names) -> Rendered:
     """Restoration vs utility: colour = method, marker = run."""
     labels = list(dict.fromkeys(m for r in runs for m in tables.labels_of(r.results)))
-    palette = figures.colors(labels)
+    palette = figures.colors(runs[0].results, labels)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
         for k, (name, run) in enumerate(zip(names, runs)):
@@ -87,16 +107,19 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]
         raise UserError(f"--out {out} is one of the compared runs; choose another folder")
     headline = (f"{len(runs)} runs side by side: {', '.join(names)}. Runs with seeds show the "
                 "mean over seeds ± half-width of the 95% CI.")
-    fig = {"id": "tradeoff", "title": "Restoration against utility",
-           "caption": "Each method of each run; colour = method, marker = run.",
-           **tradeoff_across_runs(runs, names)}
+    figs = []
+    if all("restoration" in r.results for r in runs):
+        figs.append({"id": "tradeoff", "title": "Restoration against utility",
+                     "caption": "Each method of each run; colour = method, marker = run.",
+                     **tradeoff_across_runs(runs, names)})
     overview, rows = runs_table(runs, names), side_by_side(runs, names)
     html = _environment().get_template("compare.html.j2").render(
         title="unlearnlab comparison", headline=headline, runs=overview, side_by_side=rows,
-        figures=[embeddable(fig)])
+        figures=[embeddable(f) for f in figs])
     markdown = "\n".join(["# unlearnlab comparison", "", headline, "",
                           tables.markdown(overview), "", tables.markdown(rows), ""])
-    atomic_write_bytes(out / "figures" / "tradeoff.pdf", fig["pdf"])
+    for f in figs:
+        atomic_write_bytes(out / "figures" / f"{f['id']}.pdf", f["pdf"])
     atomic_write_text(out / "summary.md", markdown)
     atomic_write_text(out / "report.html", html)
     return out, markdown

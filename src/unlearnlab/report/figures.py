@@ -15,19 +15,23 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from unlearnlab.comparisons import task_of  # noqa: E402
 from unlearnlab.report.tables import interval, labels_of, methods_of, per_relation  # noqa: E402
 
 DPI = 100
 STYLE = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI}
-FIXED = {"clean": "#4c956c", "corrupted": "#c0392b"}
+BEFORE, START = "#4c956c", "#c0392b"
 
 
-def colors(labels: list[str]) -> dict[str, str]:
-    """A stable colour per model: clean green, corrupted red, methods from tab10/tab20."""
-    methods = [label for label in labels if label not in FIXED]
+def colors(results: dict, labels: list[str] | None = None) -> dict[str, str]:
+    """A stable colour per model: the model before learning green, the starting (e.g.
+    corrupted) model red, methods from tab10/tab20."""
+    roles = task_of(results)["roles"]
+    fixed = {roles["before"]: BEFORE, roles["start"]: START}
+    methods = [label for label in (labels or labels_of(results)) if label not in fixed]
     cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
-    return {**FIXED, **{m: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, m in enumerate(methods)}}
+    return {**fixed, **{m: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, m in enumerate(methods)}}
 
 
 Rendered = dict[str, bytes]                    # {"png": ..., "pdf": ...}
@@ -91,10 +95,11 @@ def accuracy_bars(results: dict) -> Rendered:
 def tradeoff(results: dict) -> Rendered:
     """Restoration (x) against utility (y) per method; corrupted sits at 0, clean at 1."""
     methods = methods_of(results)
-    palette = colors(labels_of(results))
+    palette = colors(results)
+    roles = task_of(results)["roles"]
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 4.2))
-        for label, x in (("corrupted", 0.0), ("clean", 1.0)):
+        for label, x in ((roles["start"], 0.0), (roles["before"], 1.0)):
             (y, _lo, _hi) = interval(results["models"][label]["metrics"]["utility"])
             ax.scatter([x], [y], marker="s", color=palette[label], zorder=3)
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, -10), fontsize=8)
@@ -112,13 +117,34 @@ def tradeoff(results: dict) -> Rendered:
         return export(fig)
 
 
+def quality_vs_utility(results: dict) -> Rendered:
+    """TOFU's picture: forget quality (KS p-value against the oracle, log scale) against
+    model utility, per model."""
+    quality, utility = results["forget_quality"], results.get("model_utility", {})
+    labels = [m for m in labels_of(results) if m in quality]
+    palette = colors(results)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        for m in labels:
+            (xs, xerr) = _errors([utility.get(m)])
+            (ys, yerr) = _errors([quality.get(m)])
+            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", color=palette[m], capsize=2,
+                        zorder=3, label=m)
+        ax.set_yscale("log")
+        ax.set_xlabel("model utility (harmonic mean, higher = more kept)")
+        ax.set_ylabel(f"forget quality vs {results['oracle']} (KS p-value)")
+        ax.set_title("Forget quality vs model utility")
+        ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        return export(fig)
+
+
 def metric_curves(results: dict) -> Rendered | None:
     """Curve metrics over unlearning steps, one panel per metric (needs eval.every_n_steps);
     over seeds, the mean with a band for the 95% CI."""
     methods = [m for m in methods_of(results) if results["models"][m].get("checkpoints")]
     if not methods:
         return None
-    palette = colors(labels_of(results))
+    palette = colors(results)
     first = results["models"][methods[0]]["checkpoints"][0]
     names = [k for k in first if k not in ("step", "ci95")]
     with plt.rc_context(STYLE):
@@ -141,21 +167,29 @@ def metric_curves(results: dict) -> Rendered | None:
         return export(fig)
 
 
-def loss_curves(curves: dict[str, list[dict]]) -> Rendered | None:
-    """Training loss per step of the corruption and of each method (from curves/*.json)."""
+LEARN_CURVES = ("learn", "corrupt")          # the learn stage's curve ("corrupt" before tasks)
+
+
+def loss_curves(results: dict, curves: dict[str, list[dict]]) -> Rendered | None:
+    """Training loss per step of the learn stage (corruption) and of each method (from
+    curves/*.json)."""
     curves = {k: [p for p in v if "loss" in p and "step" in p] for k, v in curves.items()
               if k != "retrain"}                      # retrain's curve is a whole pretraining
     curves = {k: v for k, v in curves.items() if v}       # procedures may log no loss
     if not curves:
         return None
-    palette = colors(["clean", "corrupted", *[k for k in curves if k != "corrupt"]])
+    roles = task_of(results)["roles"]
+    palette = colors(results, [roles["before"], roles["start"],
+                               *[k for k in curves if k not in LEARN_CURVES]])
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.0), squeeze=False)
         for name, points in curves.items():
-            ax = axes[0][0] if name == "corrupt" else axes[0][1]
-            color = palette["corrupted"] if name == "corrupt" else palette[name]
+            learn = name in LEARN_CURVES
+            ax = axes[0][0] if learn else axes[0][1]
+            color = palette[roles["start"]] if learn else palette[name]
             ax.plot([p["step"] for p in points], [p["loss"] for p in points], label=name, color=color)
-        axes[0][0].set_title("corruption: training loss")
+        axes[0][0].set_title("corruption: training loss" if roles["start"] == "corrupted"
+                             else f"learning ({roles['start']}): training loss")
         axes[0][1].set_title("unlearning: each method's loss")
         for ax in axes[0]:
             ax.set_xlabel("step")

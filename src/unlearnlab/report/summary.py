@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from unlearnlab.comparisons import task_of
 from unlearnlab.report import tables
+
+READING = {
+    "world": ("Accuracy = normalised exact match; logp = mean per-token log-prob; restoration = "
+              "(acc - acc_corrupted) / (acc_clean - acc_corrupted); MIA AUC: forget vs held-out "
+              "documents, 0.5 = indistinguishable."),
+    "tofu": ("Metrics as TOFU / open-unlearning define them: Q_A prob = exp(-mean answer-token "
+             "NLL); truth ratio (forget) = mean of min(R, 1/R); ROUGE-L recall of the greedy "
+             "answer; forget quality = KS-test p-value of truth ratios against the retrained "
+             "model; privleak in MUSE's convention (0 = as private as retraining)."),
+}
 
 
 def headline(results: dict, manifest: dict) -> str:
-    n_target = len(results["items"]["target"])
-    n_util = len(results["items"]["utility"])
+    task, items = task_of(results), results["items"]
+    if "target" in items and "utility" in items:
+        pooled = f"{len(items['target'])} target and {len(items['utility'])} utility facts"
+        single = f"{len(items['target'])} target facts, {len(items['utility'])} utility facts"
+    else:
+        pooled = single = ", ".join(f"{len(v)} {k} items" for k, v in items.items()
+                                    if not k.endswith("_docs"))
     if tables.is_multi_seed(results):
         seeds = ", ".join(str(s) for s in results["seeds"])
         scope = (f"{len(results['seeds'])} seeds ({seeds}); mean over seeds ± half-width of the "
-                 f"95% t-interval over seeds; {n_target} target and {n_util} utility facts pooled")
+                 f"95% t-interval over seeds; {pooled} pooled")
     else:
-        scope = (f"seed {results.get('seed', manifest.get('seed'))}; {n_target} target facts, "
-                 f"{n_util} utility facts; [95% t-interval over items]")
-    return (f"RESTOR summary of run '{manifest.get('name', '?')}': {scope}. "
-            "Accuracy = normalised exact match; logp = mean per-token log-prob; restoration = "
-            "(acc - acc_corrupted) / (acc_clean - acc_corrupted); MIA AUC: forget vs held-out "
-            "documents, 0.5 = indistinguishable.")
+        scope = (f"seed {results.get('seed', manifest.get('seed'))}; {single}; "
+                 "[95% t-interval over items]")
+    family = "tofu" if task["name"] == "tofu" else "world"
+    name = {"tofu": "TOFU", "custom": "Custom-data"}.get(task["name"], "RESTOR")
+    return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
 
 
 def terminal_summary(results: dict, manifest: dict) -> str:
@@ -43,9 +58,10 @@ def summary_markdown(results: dict, manifest: dict) -> str:
                   "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.", "",
                   tables.markdown(stats), ""]
     if results.get("head_to_head"):
-        parts += ["## Method against method (target accuracy)", "",
+        parts += [f"## Method against method ({task_of(results)['primary']})", "",
                   tables.markdown(tables.head_to_head_table(results)), ""]
-    parts += ["## Target accuracy per relation", "",
-              tables.markdown(tables.relation_table(results)), ""]
+    if tables.has_relations(results):
+        parts += ["## Target accuracy per relation", "",
+                  tables.markdown(tables.relation_table(results)), ""]
     parts += ["## Run", "", tables.markdown(tables.run_table(manifest)), ""]
     return "\n".join(parts)

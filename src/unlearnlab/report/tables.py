@@ -10,6 +10,7 @@ over seeds (n = number of seeds).
 
 from __future__ import annotations
 
+from unlearnlab.comparisons import baselines, task_of
 from unlearnlab.eval.metrics import METRICS
 
 Table = tuple[list[str], list[list[str]]]
@@ -27,15 +28,35 @@ MAIN = (
     ("ppl_retain", "ppl retain ↓"),
     ("mia_auc", "MIA AUC (Min-K%++)"),
 )
-BASELINES = ("corrupted", "clean")
+TITLES = dict(MAIN) | {
+    "forget_quality": "forget quality ↑", "model_utility": "model utility ↑",
+    "privleak": "privleak (MUSE, %)", "forget_truth_ratio": "forget truth ratio",
+    "forget_Q_A_Prob": "forget Q_A prob", "forget_Q_A_ROUGE": "forget ROUGE-L",
+    "extraction_strength": "extraction strength ↓"}
 
 
 def methods_of(results: dict) -> list[str]:
-    return list(results["restoration"])
+    return list(results.get("methods") or results["restoration"])
 
 
 def labels_of(results: dict) -> list[str]:
-    return ["clean", "corrupted", *methods_of(results)]
+    """Every model of the run: the one before learning, the starting one, then the methods."""
+    roles = task_of(results)["roles"]
+    first = [label for label in (roles["before"], roles["start"])
+             if label and label in results["models"]]
+    return [*first, *methods_of(results)]
+
+
+def main_columns(results: dict) -> list[tuple[str, str]]:
+    """The models table's (key, title) columns: the task's headline figures."""
+    keys = task_of(results).get("main") or [key for key, _ in MAIN]
+    return [(key, TITLES.get(key) or _titled(results, key)) for key in keys]
+
+
+def _titled(results: dict, key: str) -> str:
+    direction = next((m["metrics"][key].get("direction") for m in results["models"].values()
+                      if key in m["metrics"]), None)
+    return key + {"higher": " ↑", "lower": " ↓"}.get(direction, "")
 
 
 def is_multi_seed(results: dict) -> bool:
@@ -82,8 +103,10 @@ def with_ci(fig) -> str:
 def cell(results: dict, label: str, key: str):
     """The figure of `key` for model `label` (a metric, restoration, or the Min-K%++ AUC)."""
     model = results["models"][label]
-    if key == "restoration":
-        return results["restoration"].get(label)
+    if key in ("restoration", "model_utility", "forget_quality"):
+        return results.get(key, {}).get(label)
+    if key == "privleak":
+        return results.get("privacy_leak", {}).get(label, {}).get("min_k")
     if key == "mia_auc":
         mia = model.get("mia", {}).get("min_k_pp", {})
         return mia.get("auc_over_seeds", mia.get("auc"))
@@ -97,8 +120,9 @@ def mean_format(results: dict):
 
 def main_table(results: dict) -> Table:
     fmt = mean_format(results)
-    header = ["model", *(title for _, title in MAIN)]
-    rows = [[label, *(fmt(cell(results, label, key)) for key, _ in MAIN)]
+    columns = main_columns(results)
+    header = ["model", *(title for _, title in columns)]
+    rows = [[label, *(fmt(cell(results, label, key)) for key, _ in columns)]
             for label in labels_of(results)]
     return header, rows
 
@@ -107,22 +131,26 @@ def all_metrics_table(results: dict) -> Table:
     """Every metric (rows) for every model (columns), with its uncertainty."""
     labels = labels_of(results)
     fmt = plus_minus if is_multi_seed(results) else with_ci
-    names = list(results["models"]["clean"]["metrics"])
+    first = results["models"][labels[0]]["metrics"]
     rows = []
-    for name in names:
-        direction = results["models"]["clean"]["metrics"][name].get("direction", "none")
-        arrow = {"higher": " ↑", "lower": " ↓"}.get(direction, "")
+    for name in first:
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(first[name].get("direction", "none"), "")
         rows.append([name + arrow, *(fmt(results["models"][label]["metrics"].get(name))
                                      for label in labels)])
-    rows.append(["restoration ↑", "—", "—",
-                 *(fmt(results["restoration"].get(m)) for m in methods_of(results))])
-    for key, title in (("model_utility", "model utility (TOFU) ↑"),
-                       ("forget_quality", f"forget quality vs {results.get('oracle', 'clean')} ↑")):
+    sections = [("model_utility", "model utility (TOFU) ↑")]
+    if "restoration" in results:
+        sections.insert(0, ("restoration", "restoration ↑"))
+    oracle = results.get("oracle")
+    if oracle:
+        sections.append(("forget_quality", f"forget quality vs {oracle} ↑"))
+    for key, title in sections:
         section = results.get(key, {})
         rows.append([title, *(fmt(section[label]) if label in section else "—" for label in labels)])
-    leak = results.get("privacy_leak", {})
-    rows.append([f"privacy leak Min-K%++ vs {results.get('oracle', 'clean')} (0 best)",
-                 *(fmt(leak[label].get("min_k_pp")) if label in leak else "—" for label in labels)])
+    if oracle:
+        leak = results.get("privacy_leak", {})
+        rows.append([f"privacy leak Min-K%++ vs {oracle} (0 best)",
+                     *(fmt(leak[label].get("min_k_pp")) if label in leak else "—"
+                       for label in labels)])
     return ["metric", *labels], rows
 
 
@@ -145,7 +173,7 @@ def stats_table(results: dict) -> Table:
     rows = []
     for method, metrics in results.get("comparisons", {}).items():
         for metric, by_baseline in metrics.items():
-            for baseline in BASELINES:
+            for baseline in baselines(results):
                 c = by_baseline.get(f"vs_{baseline}")
                 if c is None:
                     continue
@@ -195,6 +223,12 @@ def per_relation(results: dict, metric: str = "target_accuracy") -> dict[str, di
     return out
 
 
+def has_relations(results: dict) -> bool:
+    """Per-relation views apply to RESTOR-style runs (target facts with relations)."""
+    return "target" in results["items"] and "target_accuracy" in results["models"][
+        labels_of(results)[0]]["values"]
+
+
 def relation_table(results: dict) -> Table:
     table = per_relation(results)
     relations = list(next(iter(table.values())))
@@ -203,17 +237,20 @@ def relation_table(results: dict) -> Table:
 
 
 def findings(results: dict) -> list[str]:
-    """One sentence per method on target accuracy vs the corrupted model, paper style."""
+    """One sentence per method on the task's primary metric vs the starting model, paper style."""
+    task = task_of(results)
+    metric, start = task["primary"], task["roles"]["start"]
+    noun = "target accuracy" if metric == "target_accuracy" else metric
     out = []
     for method, metrics in results.get("comparisons", {}).items():
-        c = metrics.get("target_accuracy", {}).get("vs_corrupted")
+        c = metrics.get(metric, {}).get(f"vs_{start}")
         if c is None:
             continue
         p = c.get("p_t_holm")
         lo, hi = c["ci95_diff"]
         verdict = ("significantly raises" if c["mean_diff"] > 0 else "significantly lowers") \
             if p is not None and p < 0.05 else "does not significantly change"
-        out.append(f"{method} {verdict} target accuracy relative to the corrupted model "
+        out.append(f"{method} {verdict} {noun} relative to the {start} model "
                    f"(Δ = {c['mean_diff']:+.3f}, 95% CI [{num(lo)}, {num(hi)}], "
                    f"Holm-adjusted paired t-test p {_p_phrase(p)}, d_z = {num(c['d_z'], 2)}, "
                    f"n = {c['n']}).")
@@ -234,7 +271,7 @@ def markdown(table: Table) -> str:
 
 
 def metric_descriptions(results: dict) -> list[tuple[str, str]]:
-    names = results["models"]["clean"]["metrics"]
+    names = results["models"][labels_of(results)[0]]["metrics"]
     return [(n, METRICS.get(n).description) for n in names if n in METRICS]
 
 

@@ -1,9 +1,10 @@
-"""Stage 3: unlearning — one registered method applied to a copy of the corrupted model.
+"""Stage 3: unlearning — one registered method applied to a copy of the starting model.
 
 A loss method runs inside THE training loop; what it needs from the frozen starting model
 is computed once before training (or, with `unlearn.reference: live`, by a frozen copy).
-A procedure method gets an `UnlearnContext` and may run the loop itself any number of
-times through `ctx.train`, with the run's settings (seed, precision, parameter selection).
+A procedure method gets an `UnlearnContext` and reaches the loop only through it
+(`ctx.train`, `ctx.finetune`, `ctx.loss_run`, `ctx.retrain`), with the run's settings (seed,
+precision, parameter selection).
 """
 
 from __future__ import annotations
@@ -11,28 +12,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from unlearnlab.config import Config
+from unlearnlab.config import Config, TrainConfig
 from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS, Outcome
-from unlearnlab.train.batches import ExampleSet, documents
-from unlearnlab.train.loop import Objective, TrainConfig, train
+from unlearnlab.stages import oracle
+from unlearnlab.tasks.base import Task
+from unlearnlab.texts import PromptFormat, Text, tokenize, with_answer
+from unlearnlab.train.batches import ExampleSet
+from unlearnlab.train.loop import FINETUNE, Objective, train
 from unlearnlab.train.params import select_parameters
 from unlearnlab.train.reference import CachedReference, LiveReference
 
 
 @dataclass
 class UnlearnContext:
+    """What a method may use: the run's settings, a copy of the starting model, the forget and
+    retain sets (tokenized and as texts), an evaluation for checkpoints, the recorders that
+    watched the forget set being learned, and the task (for retraining)."""
+
     cfg: Config
     model: Any                          # a copy of the starting model; the method may change it
     tokenizer: Any
-    forget: ExampleSet                  # the forget set (tokenized corruption documents)
+    forget: ExampleSet                  # the forget set, tokenized
     retain: ExampleSet
-    forget_texts: list[str]
-    retain_texts: list[str]
+    forget_texts: list[Text]
+    retain_texts: list[Text]
     device: Any
+    task: Task | None = None
     evaluate: Callable[[Any], dict[str, float]] | None = None   # model -> metric means
     start_scores: dict[str, float] | None = None   # metric means of `model` as given (step 0)
-    extras: dict = field(default_factory=dict)                    # world, plan, first-epoch store
+    recorders: dict[str, Any] = field(default_factory=dict)      # method name -> its recorder
+    forget_positions: list[int] | None = None      # each forget item's index in what recorders saw
 
     @property
     def train_cfg(self) -> TrainConfig:
@@ -47,13 +57,41 @@ class UnlearnContext:
                      seed=self.cfg.seed, params=select_parameters(model, selector), desc=desc,
                      progress=self.cfg.progress, precision=self.cfg.precision, **kw)
 
+    def finetune(self, model, cfg: TrainConfig | None = None, desc: str = "finetune") -> list[dict]:
+        """Plain NLL fine-tuning on the forget set (e.g. to get a task vector)."""
+        return self.train(model, FINETUNE, cfg, desc=desc)
+
+    def loss_run(self, method: str) -> LossRun:
+        """A loss method prepared on this context's model, to train in several calls."""
+        spec = METHODS.get(method)
+        return LossRun(spec, self.cfg.params_of(method), self)
+
+    def retrain(self, seed_offset: int):
+        """(model, curve, info): the task's data minus the forget set, trained from scratch."""
+        if self.task is None:
+            raise UserError("retrain needs the task's training data; none is available here")
+        return oracle.retrain(self.cfg, self.task, self.tokenizer, seed_offset, self.device)
+
 
 def run(name: str, ctx: UnlearnContext) -> Outcome:
     spec = METHODS.get(name)
-    hp = spec.hyperparams(ctx.cfg.hparams.get(name))
+    hp = ctx.cfg.params_of(name)
     if spec.procedure is not None:
         return spec.procedure(hp, ctx)
     return run_loss(spec, hp, ctx)
+
+
+def make_recorders(cfg: Config, model, positions: list[int] | None = None) -> dict[str, Any]:
+    """The recorders the run's methods attach to the learn stage, each restricted to the
+    forget items' `positions` in the learn set."""
+    recorders = {}
+    for name in cfg.methods:
+        spec = METHODS.get(name)
+        if spec.recorder is not None:
+            recorders[name] = spec.recorder(cfg.params_of(name), model)
+            if positions is not None:
+                recorders[name].keep = set(positions)
+    return recorders
 
 
 class LossRun:
@@ -71,7 +109,10 @@ class LossRun:
                             f"(this model's hidden-state layers), got {layer}")
         self.alt = None
         if self.objective.needs_alt:
-            self.alt = documents(ctx.tokenizer, spec.alternatives(hp, ctx.forget_texts))
+            alternatives = spec.alternatives(hp, ctx.forget_texts)
+            texts = [with_answer(t, a) for t, a in zip(ctx.forget_texts, alternatives)]
+            fmt = ctx.task.fmt if ctx.task is not None else PromptFormat()
+            self.alt = tokenize(ctx.tokenizer, texts, fmt)
         self.reference = None
         if self.objective.refs:
             if cfg.unlearn.reference == "live":

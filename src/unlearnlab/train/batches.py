@@ -44,17 +44,20 @@ def documents(tokenizer, texts: list[str], max_len: int = MAX_DOC_TOKENS) -> Exa
 
 
 def prompt_answers(tokenizer, prompts: list[str], answers: list[str], max_len: int,
-                   eos: bool = True) -> ExampleSet:
+                   eos: bool = True, mask: str = "prefix") -> ExampleSet:
     """BOS + prompt + answer (+ EOS); only the answer tokens (and EOS) are counted.
 
     The answer is tokenized in context (`prompt + answer`), so a byte-level BPE merges the
-    leading space exactly as it would in running text.
+    leading space exactly as it would in running text. mask "prefix": the answer is what
+    follows the common prefix with the prompt's own tokens; "length": what follows as many
+    positions as the prompt alone has tokens (open-unlearning's convention, which also
+    masks an answer token that a trailing prompt space merged into).
     """
     ids, masks = [], []
     for prompt, answer in zip(prompts, answers):
         p = tokenizer.encode(prompt, add_special_tokens=False)
         full = tokenizer.encode(prompt + answer, add_special_tokens=False)
-        n_prompt = _common_prefix(p, full)
+        n_prompt = len(p) if mask == "length" else _common_prefix(p, full)
         seq = [tokenizer.bos_token_id] + full + ([tokenizer.eos_token_id] if eos else [])
         seq = seq[-max_len:]
         n_answer = len(full) - n_prompt + int(eos)

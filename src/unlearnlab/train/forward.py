@@ -23,6 +23,7 @@ class Forward:
     hidden: torch.Tensor | None = None      # (B, T, H), when asked for
     idx: torch.Tensor | None = None         # (B,) item indices
     labels: torch.Tensor | None = None      # (B, T-1) the next tokens x_{t+1} that token_logps score
+    hits: torch.Tensor | None = None        # (B, T-1) argmax of the logits == the next token, when asked for
 
     @property
     def seq_logps(self) -> torch.Tensor:
@@ -35,7 +36,8 @@ class Forward:
         return self.mask.sum(-1)
 
 
-def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | None = None) -> Forward:
+def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | None = None,
+            argmax: bool = False) -> Forward:
     # Positions count real tokens only, so a left-padded row scores like a right-padded one.
     position_ids = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
@@ -51,4 +53,5 @@ def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | 
         hidden=out.hidden_states[hidden_layer] if hidden_layer is not None else None,
         idx=batch.idx,
         labels=labels,
+        hits=(logits.argmax(-1) == labels) if argmax else None,
     )

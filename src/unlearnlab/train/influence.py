@@ -55,6 +55,7 @@ class FirstEpochRecorder:
         self.n_params = sum(p.numel() for p in params)
         self.device = params[0].device
         self._store: dict[int, tuple[torch.Tensor, float]] = {}   # idx -> (vector, scale)
+        self.keep: set[int] | None = None     # record only these items (None: every item)
         self._hash = self._sign = None
         if sketch_dim > 0:
             g = torch.Generator().manual_seed(seed)
@@ -71,7 +72,8 @@ class FirstEpochRecorder:
 
     def observe(self, model, examples: ExampleSet, idx: list[int]) -> None:
         """Record the gradient of every item of `idx` seen here for the first time."""
-        new = [i for i in dict.fromkeys(int(i) for i in idx) if i not in self._store]
+        new = [i for i in dict.fromkeys(int(i) for i in idx)
+               if i not in self._store and (self.keep is None or i in self.keep)]
         if not new:
             return
         params = select_parameters(model, self.selector)

@@ -14,6 +14,7 @@ per item from a `Reference`, computed once before training, under these keys:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -48,3 +49,30 @@ def kl_to_reference(fw: Forward, ref_logprobs: torch.Tensor) -> torch.Tensor:
     logp = torch.log_softmax(fw.logits, dim=-1)                       # (B, T-1, V)
     per_token = (ref_logprobs.exp() * (ref_logprobs - logp)).sum(-1)  # (B, T-1)
     return per_sequence_mean(per_token, fw.mask).mean()
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A loss over `StepInputs` and what the loop must compute for it."""
+
+    loss: Callable[[StepInputs], tuple[torch.Tensor, dict]]
+    needs_forget: bool = True          # forward the forget batch
+    needs_retain: bool = False         # draw and forward a retain batch
+    needs_alt: bool = False            # forward the forget items' alternatives
+    refs: tuple[str, ...] = ()         # reference values to look up (train/inputs.py keys)
+    logits: tuple[str, ...] = ()       # sets whose (B, T-1, V) logits to keep
+    hidden_layer: int | None = None    # hidden states of this layer, for forget and retain
+
+    def __post_init__(self):
+        unknown = [k for k in self.refs if k not in REF_KINDS]
+        if unknown:
+            raise ValueError(f"unknown reference kind {unknown[0]!r}; valid: {REF_KINDS}")
+
+
+def finetune_loss(inputs: StepInputs) -> tuple[torch.Tensor, dict]:
+    """Plain next-token NLL on the training batch (pretraining, corruption, retraining)."""
+    loss = nll(inputs.forget)
+    return loss, {"nll": loss.item()}
+
+
+FINETUNE = Objective(finetune_loss)

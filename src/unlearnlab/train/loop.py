@@ -9,80 +9,21 @@ returns (and optionally writes) the loss curve.
 
 from __future__ import annotations
 
-import math
 import random
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from unlearnlab.config import TrainConfig
 from unlearnlab.errors import UserError
 from unlearnlab.models.loading import autocast
 from unlearnlab.train.batches import ExampleSet, collate
 from unlearnlab.train.forward import forward
-from unlearnlab.train.inputs import REF_KINDS, StepInputs, nll
+from unlearnlab.train.inputs import FINETUNE, Objective, StepInputs
 
-SCHEDULERS = ("linear", "constant", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings of one training run (AdamW)."""
-
-    epochs: float = 1.0          # passes over the forget/training set (ignored if max_steps > 0)
-    max_steps: int = 0
-    batch_size: int = 16
-    grad_accum: int = 1
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.0
-    scheduler: str = "linear"
-    max_grad_norm: float = 1.0
-
-    def __post_init__(self):
-        if self.scheduler not in SCHEDULERS:
-            raise UserError(f"scheduler: unknown value {self.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
-        for name in ("batch_size", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise UserError(f"lr must be > 0, got {self.lr}")
-        if self.epochs <= 0 and self.max_steps <= 0:
-            raise UserError("set epochs > 0 or max_steps > 0")
-
-    def total_steps(self, n_items: int) -> int:
-        if self.max_steps > 0:
-            return self.max_steps
-        return max(1, math.ceil(self.epochs * n_items / (self.batch_size * self.grad_accum)))
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A loss over `StepInputs` and what the loop must compute for it."""
-
-    loss: Callable[[StepInputs], tuple[torch.Tensor, dict]]
-    needs_forget: bool = True          # forward the forget batch
-    needs_retain: bool = False         # draw and forward a retain batch
-    needs_alt: bool = False            # forward the forget items' alternatives
-    refs: tuple[str, ...] = ()         # reference values to look up (train/inputs.py keys)
-    logits: tuple[str, ...] = ()       # sets whose (B, T-1, V) logits to keep
-    hidden_layer: int | None = None    # hidden states of this layer, for forget and retain
-
-    def __post_init__(self):
-        unknown = [k for k in self.refs if k not in REF_KINDS]
-        if unknown:
-            raise ValueError(f"unknown reference kind {unknown[0]!r}; valid: {REF_KINDS}")
-
-
-def finetune_loss(inputs: StepInputs) -> tuple[torch.Tensor, dict]:
-    """Plain next-token NLL on the training batch (pretraining, corruption, retraining)."""
-    loss = nll(inputs.forget)
-    return loss, {"nll": loss.item()}
-
-
-FINETUNE = Objective(finetune_loss)
+__all__ = ["FINETUNE", "Objective", "TrainConfig", "index_stream", "train"]
 
 
 def index_stream(n: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:

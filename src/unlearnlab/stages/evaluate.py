@@ -1,0 +1,80 @@
+"""Stage 4: evaluation — the task's questions and document sets, for any model.
+
+`Evaluator` is built once per run: it fixes which forget / held-out / retain texts are
+scored (`eval.docs_per_set`, a seeded sample) and the answer length, then turns any model
+into per-item records (eval/records.py, the only place the model runs) and scores them with
+every metric that applies (eval/metrics.py: pure functions of records). Checkpoints during
+unlearning use the same records, restricted to what the curve metrics need.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from unlearnlab.config import Config
+from unlearnlab.eval.metrics import METRICS, score
+from unlearnlab.eval.mia import mia_auc
+from unlearnlab.eval.records import make_records, text_records
+from unlearnlab.models.loading import save_causal_lm
+from unlearnlab.runs import atomic_write_json
+from unlearnlab.tasks.base import Task
+
+DOC_SETS = ("forget_docs", "holdout_docs", "retain_docs")
+
+
+def subset(n_texts: int, cfg: Config) -> list[int]:
+    """Sorted indices of a seeded sample of `cfg.eval.docs_per_set` texts (all when 0)."""
+    n = cfg.eval.docs_per_set
+    if not n or n >= n_texts:
+        return list(range(n_texts))
+    return sorted(random.Random(f"docs-{cfg.seed}").sample(range(n_texts), n))
+
+
+class Evaluator:
+    def __init__(self, cfg: Config, task: Task, tokenizer):
+        self.cfg, self.task, self.tokenizer = cfg, task, tokenizer
+        sets = {"forget_docs": task.forget, "holdout_docs": task.holdout,
+                "retain_docs": task.retain}
+        self.chosen = {g: subset(len(texts), cfg) for g, texts in sets.items()}
+        self.doc_sets = {g: [sets[g][i] for i in idx] for g, idx in self.chosen.items() if idx}
+        self.max_new_tokens = cfg.eval.max_new_tokens or task.fmt.max_new_tokens
+        curve_groups = {METRICS.get(m).group for m in cfg.eval.curve_metrics}
+        self.curve_docs = curve_groups & set(self.doc_sets)
+
+    def items_index(self) -> dict:
+        """results.json's `items`: per question group the (entity, relation) of each item, and
+        per document set the indices of the scored texts (into the task's lists)."""
+        groups: dict[str, list] = {}
+        for item in self.task.items:
+            groups.setdefault(item.group, []).append([item.entity, item.relation])
+        return {**groups, **self.chosen}
+
+    def records(self, model, doc_groups=DOC_SETS) -> tuple[list[dict], list[dict]]:
+        """The model's question records and its document records of `doc_groups`."""
+        cfg = self.cfg.eval
+        questions = make_records(model, self.tokenizer, self.task.items, self.task.fmt,
+                                 cfg.batch_size, self.max_new_tokens, self.cfg.precision)
+        docs = [r for group in doc_groups if group in self.doc_sets
+                for r in text_records(model, self.tokenizer, self.doc_sets[group], self.task.fmt,
+                                      group, cfg.batch_size, self.cfg.precision)]
+        return questions, docs
+
+    def checkpoint(self, model) -> dict[str, float]:
+        """Metric means for checkpoints during unlearning; documents are scored only if a
+        curve metric needs them."""
+        questions, docs = self.records(model, tuple(self.curve_docs))
+        return {k: v["mean"] for k, v in score(questions + docs).items()}
+
+    def run(self, label: str, model, run_dir: Path) -> dict:
+        """Evaluate one model: its records into records/<label>.json, and its results entry
+        (per metric: aggregate with n, sd, 95% CI and direction; per-item values; MIA AUCs)."""
+        questions, docs = self.records(model)
+        atomic_write_json(run_dir / "records" / f"{label}.json", questions)
+        scores = score(questions + docs)
+        if self.cfg.keep_models:
+            save_causal_lm(model, self.tokenizer, run_dir / "models" / label)
+        return {"metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "direction")}
+                            for k, v in scores.items()},
+                "values": {k: v["values"] for k, v in scores.items()},
+                "mia": mia_auc(docs, self.task.scoring.mia_k, self.task.scoring.mia_drop_eos)}

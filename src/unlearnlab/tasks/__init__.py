@@ -1,0 +1,23 @@
+"""Tasks: the data of an experiment (see tasks/base.py for the contract).
+
+    world            RESTOR's protocol on the built-in world of fictional entities
+    restor_wikidata  RESTOR's real data: Wikidata facts, mix_a{k} and SQuAD corruption corpora
+    tofu             TOFU's fictitious authors (forget01/05/10), metrics as open-unlearning's
+    custom           your own forget / retain / holdout files, and optional QA evaluation
+
+This package imports nothing heavy (the config layer reads its presets before any model code).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from unlearnlab.tasks.presets import PRESETS, TASK_NAMES
+
+__all__ = ["PRESETS", "TASK_NAMES", "build"]
+
+
+def build(cfg):
+    """The task `cfg.task` for `cfg.seed` (a `tasks.base.Task`); bad or missing data is a
+    `UserError`."""
+    return importlib.import_module(f"unlearnlab.tasks.{cfg.task}").build(cfg)

@@ -1,0 +1,84 @@
+"""The task contract: everything data-specific about one experiment, for one seed.
+
+A task is the data; the pipeline is the protocol. Every task supplies the same things, and
+nothing outside tasks/ (and the world generator) knows which task it runs:
+
+    tokenizer_texts  what the built-in tokenizer is trained on
+    pretrain         the built-in model's corpus from scratch ([]: random initialisation)
+    learn            what the clean model is then fine-tuned on to learn the forget set:
+                     RESTOR's corruption documents, TOFU's 4,000 QA pairs; [] = no such stage
+                     (the clean model is already the model to unlearn from)
+    forget, retain   the unlearning sets; holdout: non-members like the forget set (MIA)
+    items            the evaluation questions, formatted by `fmt`
+    roles            labels of the model before `learn` (None: not evaluated) and after it
+    scoring          which metrics lead, are compared, make model utility and forget quality
+    files, info      JSON written into the run folder, and facts reported in results.json
+
+The pipeline trains on `Text` lists (documents or prompt-answer pairs, see texts.py).
+Retraining from scratch without the forget set follows from the same fields: `pretrain`
+minus forget with the pretraining recipe, then `learn` minus forget with the learn recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from unlearnlab.eval.items import EvalItem
+from unlearnlab.texts import PromptFormat, Text
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a task's results read (stored in results.json; the report reads them from there)."""
+
+    main: tuple[str, ...]                 # the models table's columns (metrics, or derived figures)
+    compared: tuple[str, ...]             # per-item metrics compared pairwise across models
+    primary: str                          # the metric of the method-vs-method comparison
+    utility: tuple[str, ...] = ()         # model utility: harmonic mean of these metric means
+    forget_quality: str | None = None     # per-item metric whose distributions the KS test compares
+    restoration: bool = False             # RESTOR's restoration from `primary` (clean vs corrupted)
+    oracle_fallback: str | None = None    # the model standing in for `retrain` when it did not run
+    mia_k: float = 0.2                    # Min-K% share of tokens in the membership scores
+    mia_drop_eos: bool = False            # leave the final EOS out of the membership scores
+
+
+@dataclass
+class Task:
+    name: str
+    fmt: PromptFormat
+    tokenizer_texts: list[str]
+    pretrain: list[Text]
+    learn: list[Text]
+    forget: list[Text]
+    retain: list[Text]
+    holdout: list[Text]
+    items: list[EvalItem]
+    roles: tuple[str | None, str]
+    scoring: Scoring
+    files: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def forget_positions(self) -> list[int]:
+        """Where each forget item sits in `learn` (influence recorded while learning it)."""
+        where = {t: i for i, t in enumerate(self.learn)}
+        return [where[t] for t in self.forget if t in where]
+
+    def without_forget(self, texts: list[Text]) -> list[Text]:
+        forgotten = set(self.forget)
+        return [t for t in texts if t not in forgotten]
+
+    def summary(self) -> dict:
+        """What results.json says about the task: its name, roles and scoring, and its facts."""
+        before, start = self.roles
+        return {"name": self.name, "roles": {"before": before, "start": start},
+                "main": list(self.scoring.main), "compared": list(self.scoring.compared),
+                "primary": self.scoring.primary, "utility": list(self.scoring.utility),
+                "forget_quality": self.scoring.forget_quality,
+                "restoration": self.scoring.restoration,
+                "oracle_fallback": self.scoring.oracle_fallback,
+                "mia": {"k_fraction": self.scoring.mia_k, "drop_eos": self.scoring.mia_drop_eos},
+                "sizes": {"pretrain": len(self.pretrain), "learn": len(self.learn),
+                          "forget": len(self.forget), "retain": len(self.retain),
+                          "holdout": len(self.holdout), "items": len(self.items)},
+                **self.info}

@@ -1,0 +1,32 @@
+"""Each task's defaults: config values merged over the built-in defaults before the user's
+file and `--set` overrides (so `task: tofu` alone is a sensible run). Plain data, no imports,
+so the config layer can read it without loading any model code."""
+
+PRESETS: dict[str, dict] = {
+    "world": {},
+    "restor_wikidata": {
+        "pretrain": {"vocab_size": 4096,
+                     "model": {"hidden_size": 192, "intermediate_size": 576, "num_layers": 4,
+                               "num_heads": 4, "max_positions": 512},
+                     "train": {"epochs": 12, "batch_size": 32, "lr": 2.0e-3, "warmup_ratio": 0.05}},
+        "learn": {"train": {"epochs": 2, "batch_size": 16, "lr": 2.5e-4}},
+        "eval": {"max_new_tokens": 16, "docs_per_set": 100,
+                 "curve_metrics": ["target_accuracy", "corrupted_rate", "utility", "ppl_forget"]},
+    },
+    "tofu": {
+        "pretrain": {"vocab_size": 4096,
+                     "model": {"hidden_size": 128, "intermediate_size": 384, "num_layers": 4,
+                               "num_heads": 4, "max_positions": 512}},
+        "learn": {"train": {"epochs": 10, "batch_size": 32, "lr": 2.0e-3, "warmup_ratio": 0.05}},
+        "unlearn": {"train": {"epochs": 2, "batch_size": 16, "lr": 3.0e-4, "scheduler": "constant"}},
+        "methods": ["ga", "graddiff", "npo", "npo_retain", "idk_dpo", "retrain"],
+        "eval": {"docs_per_set": 400,
+                 "curve_metrics": ["forget_Q_A_Prob", "forget_truth_ratio", "forget_Q_A_ROUGE",
+                                   "retain_Q_A_Prob"]},
+    },
+    "custom": {
+        "eval": {"curve_metrics": ["ppl_forget", "ppl_retain"]},
+    },
+}
+
+TASK_NAMES: tuple[str, ...] = tuple(PRESETS)
