@@ -19,10 +19,13 @@ import time
 
 import torch
 
+from unlearnlab import tasks
 from unlearnlab.config import load_config
-from unlearnlab.eval.records import candidates, make_items, make_records
+from unlearnlab.eval.items import candidates
+from unlearnlab.eval.records import make_records
 from unlearnlab.models.loading import load_causal_lm
 from unlearnlab.stages import pretrain
+from unlearnlab.tasks.facts_items import fact_items
 from unlearnlab.world.corpora import qa_prompt
 from unlearnlab.world.facts import value_pools
 from unlearnlab.world.generator import generate_world
@@ -57,23 +60,26 @@ def naive_records(model, tok, items, max_new_tokens: int) -> list[dict]:
 
 def main(n_items: int) -> int:
     cfg = load_config(None, ["progress=false"])
+    task = tasks.build(cfg)
+    clean = pretrain.run(cfg, task, torch.device("cpu"))
+    cached = clean.cached
+    model, tok = load_causal_lm(clean.path, torch.device("cpu"))
     world = generate_world(cfg.world.seed, cfg.world.n_entities, cfg.world.relations)
-    path, cached = pretrain.run(cfg, world, torch.device("cpu"))
-    model, tok = load_causal_lm(path, torch.device("cpu"))
     facts = world.facts()
-    items = make_items(facts, list(world.entities), "utility", value_pools(facts), None, 0,
+    items = fact_items(facts, list(world.entities), "utility", value_pools(facts), None, 0,
                        probe=False, paraphrases=world.paraphrased_questions())
     items = random.Random(0).sample(items, min(n_items, len(items)))
     n_seq = sum(len(candidates(i)) + 1 for i in items)
     print(f"{len(items)} items, {n_seq} scored sequences + {len(items)} greedy answers; "
           f"model {sum(p.numel() for p in model.parameters()):,} params ({'cached' if cached else 'trained'}); "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    make_records(model, tok, items[:8], 64, cfg.eval.max_new_tokens)                  # warm-up
+    max_new = task.fmt.max_new_tokens
+    make_records(model, tok, items[:8], task.fmt, 64, max_new)                          # warm-up
     start = time.perf_counter()
-    ours = make_records(model, tok, items, cfg.eval.batch_size, cfg.eval.max_new_tokens)
+    ours = make_records(model, tok, items, task.fmt, cfg.eval.batch_size, max_new)
     t_ours = time.perf_counter() - start
     start = time.perf_counter()
-    naive = naive_records(model, tok, items, cfg.eval.max_new_tokens)
+    naive = naive_records(model, tok, items, max_new)
     t_naive = time.perf_counter() - start
     worst = 0.0
     for a, b in zip(ours, naive):

@@ -41,7 +41,7 @@ def test_task_presets_and_moved_keys():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("colour=red", "unknown config key 'colour'; valid keys here: name, seed"),
+    ("colour=red", "unknown config key 'colour'; valid keys here: name, task, seed"),
     ("world.size=3", "unknown config key 'world.size'; valid keys here: seed, n_entities"),
     ("methods=[ga,magic]", "methods: unknown method 'magic'; valid: all, finetune_retain, "),
     ("hparams.npo.beta=-1", "hparams.npo.beta must be > 0.0, got -1"),

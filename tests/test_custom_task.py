@@ -36,8 +36,9 @@ def files(tmp_path):
     holdout = write_jsonl(tmp_path / "holdout.jsonl", [
         {"text": f"Zorin Vale keeps secret number {n} in the red box."} for n in range(6, 10)])
     qa = tmp_path / "qa.json"
-    qa.write_text(json.dumps([{"question": "What colour is ball 0?", "answer": "red"},
-                              {"question": "What colour is ball 1?", "answer": "green"}]))
+    qa.write_text(json.dumps([
+        {"question": f"What colour is ball {n}?", "answer": c, "paraphrased_answer": f"It is {c}.",
+         "perturbed_answer": ["black", "white"]} for n, c in enumerate(["red", "green"])]))
     return {"forget": forget, "retain": retain, "holdout": holdout, "qa": qa}
 
 

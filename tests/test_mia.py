@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import tiny_model
 from unlearnlab.eval.metrics import score
-from unlearnlab.eval.mia import mia_auc, mia_score, perplexity, privacy_leak
+from unlearnlab.eval.mia import mia_auc, mia_score, perplexity, privacy_leak, without_eos
 
 
 def doc(group, logps, mu=None, sigma=None, zlib_bytes=10):
@@ -41,8 +41,12 @@ def test_auc_matches_sklearn_and_orientation():
     assert out["loss"]["auc"] == pytest.approx(expected)
     assert out["loss"]["n_members"] == 2 and out["loss"]["n_nonmembers"] == 2
     assert mia_auc(members) == {}
-    assert privacy_leak(0.75, 0.5) == pytest.approx(0.5)
-    assert privacy_leak(0.4, 0.5) == pytest.approx(-0.2)
+    # MUSE's labelling (forget = non-member) turns AUC a into 1 - a, and PrivLeak is in percent:
+    # (0.25 - 0.5) / 0.5 * 100 = -50 (forget still detectable); (0.6 - 0.5) / 0.5 * 100 = +20
+    assert privacy_leak(0.75, 0.5) == pytest.approx(-50.0)
+    assert privacy_leak(0.4, 0.5) == pytest.approx(20.0)
+    # open-unlearning's privleak with its default reference AUC 0.5 is (0.5 - AUC) * 200
+    assert privacy_leak(0.9, 0.5) == pytest.approx((0.5 - 0.9) * 200)
 
 
 def test_perplexity_metrics_are_per_group():
@@ -60,13 +64,14 @@ def test_text_records_statistics_match_the_model():
     the records do not depend on the batch size."""
     from unlearnlab.eval.records import text_records
     from unlearnlab.models.tiny import train_tokenizer
+    from unlearnlab.texts import PromptFormat
 
     texts = ["Ab cd ef.", "Gh ij.", "Kl mn op qr st."]
     tok = train_tokenizer(texts * 3, 300)
     model = tiny_model()
     model.resize_token_embeddings(len(tok))
-    one = text_records(model, tok, texts, "forget_docs", batch_size=1)
-    many = text_records(model, tok, texts, "forget_docs", batch_size=3)
+    one = text_records(model, tok, texts, PromptFormat(), "forget_docs", batch_size=1)
+    many = text_records(model, tok, texts, PromptFormat(), "forget_docs", batch_size=3)
     for a, b in zip(one, many):
         for key in ("token_logps", "mu", "sigma"):
             assert a[key] == pytest.approx(b[key], abs=1e-5)
@@ -75,9 +80,9 @@ def test_text_records_statistics_match_the_model():
     with torch.no_grad():
         logp = torch.log_softmax(model(ids).logits[0, :-1], -1)
     mu = (logp.exp() * logp).sum(-1)
-    sd = ((logp.exp() * logp.pow(2)).sum(-1) - mu.pow(2)).sqrt()
+    sd = (logp.exp() * (logp - mu[:, None]).pow(2)).sum(-1).sqrt()   # the sd's definition
     assert one[1]["mu"] == pytest.approx(mu.tolist(), abs=1e-5)
-    assert one[1]["sigma"] == pytest.approx(sd.tolist(), abs=1e-4)
+    assert one[1]["sigma"] == pytest.approx(sd.tolist(), abs=1e-5)
     assert one[1]["token_logps"] == pytest.approx(logp.gather(1, ids[0, 1:, None])[:, 0].tolist(), abs=1e-5)
     assert one[1]["argmax_ok"] == (logp.argmax(-1) == ids[0, 1:]).int().tolist()
 
@@ -97,3 +102,16 @@ def test_memorization_by_hand():
     assert out["exact_mem_forget"]["values"] == pytest.approx([0.6])
     assert out["extraction_forget"]["direction"] == "lower"
     assert out["extraction_retain"]["values"] == [1.0]
+
+
+def test_min_k_share_and_eos_left_out():
+    """TOFU's settings (open-unlearning): Min-K% over the lowest 40% of the answer tokens, the
+    final EOS not scored. [-1, -2, -3, -4] + EOS -0.5: 40% of 4 -> the lowest 1 = -4; with
+    EOS kept, 40% of 5 -> the lowest 2 = (-4 - 3) / 2."""
+    member = doc("forget_docs", [-1.0, -2.0, -3.0, -4.0, -0.5])
+    other = doc("holdout_docs", [-3.5, -3.5, -3.5, -3.5, -0.1])
+    assert mia_score(without_eos(member), "min_k", 0.4) == pytest.approx(-4.0)
+    assert mia_score(member, "min_k", 0.4) == pytest.approx(-3.5)
+    # member -4 vs other -3.5: the member looks less like a member -> AUC 0; with EOS: tie
+    assert mia_auc([member, other], 0.4, drop_eos=True)["min_k"]["auc"] == 0.0
+    assert mia_auc([member, other], 0.4, drop_eos=False)["min_k"]["auc"] == 0.5

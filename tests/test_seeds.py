@@ -36,8 +36,7 @@ def _seed_result(acc: list[float], restoration: float) -> dict:
 
 
 def test_aggregate_pools_items_and_averages_figures_over_seeds():
-    out = aggregate({3: _seed_result([1.0, 0.0], 0.5), 7: _seed_result([1.0, 1.0, 1.0, 0.0], 0.75)},
-                    ["m"])
+    out = aggregate({3: _seed_result([1.0, 0.0], 0.5), 7: _seed_result([1.0, 1.0, 1.0, 0.0], 0.75)})
     m = out["models"]["m"]
     assert out["seeds"] == [3, 7] and out["runs"] == {"3": "seed-3", "7": "seed-7"}
     assert out["items"]["target"][0] == [3, "e", "pet"] and len(out["items"]["target"]) == 6

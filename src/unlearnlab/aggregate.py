@@ -54,8 +54,8 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
     seeds = list(per_seed)
     results = [per_seed[s] for s in seeds]
     first = results[0]
-    methods = first["methods"]
-    out = {"config_hash": first["config_hash"], "seeds": seeds, "task": first["task"],
+    methods = first["methods"] if "methods" in first else list(first["restoration"])
+    out = {"config_hash": first["config_hash"], "seeds": seeds, "task": task_of(first),
            "methods": methods,
            "runs": {str(s): f"seed-{s}" for s in seeds},
            "items": {group: [[s, *item] if isinstance(item, list) else [s, item]

@@ -120,8 +120,8 @@ def text_records(model, tokenizer, texts: list[Text], fmt: PromptFormat, group: 
                          keep_logits=True, argmax=True)
             logp = torch.log_softmax(fw.logits, dim=-1)                     # (B, T-1, V)
             mu = (logp.exp() * logp).sum(-1)                                # (B, T-1)
-            var = (logp.exp() * logp.pow(2)).sum(-1) - mu.pow(2)
-            sigma = var.clamp(min=0).sqrt()
+            var = (logp.exp() * (logp - mu[..., None]).pow(2)).sum(-1)   # stable, >= 0
+            sigma = var.sqrt()
             hits = fw.hits.int()                                            # (B, T-1)
             for row, i in enumerate(idx):
                 keep = fw.mask[row].bool()

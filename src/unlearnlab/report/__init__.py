@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.summary import headline, summary_markdown, terminal_summary
@@ -110,17 +111,21 @@ def _environment() -> Environment:
 
 def render_html(run: RunFiles, figs: list[dict]) -> str:
     results, manifest = run.results, run.manifest
+    relations = tables.relation_table(results) if tables.has_relations(results) else None
     seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
     return _environment().get_template("report.html.j2").render(
         title=f"unlearnlab report: {manifest.get('name', run.path.name)}",
         headline=headline(results, manifest),
         sections=[("models", "Models"), ("figures", "Figures"), ("metrics", "Every metric"),
-                  ("stats", "Paired comparisons"), ("relations", "Per relation"), ("run", "Run")],
+                  ("stats", "Paired comparisons"),
+                  *([("relations", "Per relation")] if relations else []), ("run", "Run")],
         seed_runs=seed_runs,
         main=tables.main_table(results), findings=tables.findings(results),
         figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
-        head_to_head=tables.head_to_head_table(results), relations=tables.relation_table(results),
+        head_to_head=tables.head_to_head_table(results), relations=relations,
+        primary=task_of(results)["primary"].replace("_", " "),
+        item_noun="target fact" if "target" in results["items"] else "question",
         run=tables.run_table(manifest),
         config_yaml=yaml.safe_dump(manifest.get("config", {}), sort_keys=False))
 

@@ -13,6 +13,9 @@ READING = {
              "NLL); truth ratio (forget) = mean of min(R, 1/R); ROUGE-L recall of the greedy "
              "answer; forget quality = KS-test p-value of truth ratios against the retrained "
              "model; privleak in MUSE's convention (0 = as private as retraining)."),
+    "custom": ("ppl = perplexity of the forget / retain texts (answers only for question-answer "
+               "pairs); exact_mem / extraction: teacher-forced argmax agreement; MIA AUC: forget vs "
+               "held-out texts, 0.5 = indistinguishable."),
 }
 
 
@@ -31,7 +34,7 @@ def headline(results: dict, manifest: dict) -> str:
     else:
         scope = (f"seed {results.get('seed', manifest.get('seed'))}; {single}; "
                  "[95% t-interval over items]")
-    family = "tofu" if task["name"] == "tofu" else "world"
+    family = task["name"] if task["name"] in READING else "world"
     name = {"tofu": "TOFU", "custom": "Custom-data"}.get(task["name"], "RESTOR")
     return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
 

@@ -30,13 +30,13 @@ MAIN = (
 )
 TITLES = dict(MAIN) | {
     "forget_quality": "forget quality ↑", "model_utility": "model utility ↑",
-    "privleak": "privleak (MUSE, %)", "forget_truth_ratio": "forget truth ratio",
-    "forget_Q_A_Prob": "forget Q_A prob", "forget_Q_A_ROUGE": "forget ROUGE-L",
+    "privleak": "privleak (MUSE, %; 0 best)", "forget_truth_ratio": "forget truth ratio ↑",
+    "forget_Q_A_Prob": "forget Q_A prob ↓", "forget_Q_A_ROUGE": "forget ROUGE-L ↓",
     "extraction_strength": "extraction strength ↓"}
 
 
 def methods_of(results: dict) -> list[str]:
-    return list(results.get("methods") or results["restoration"])
+    return list(results["methods"] if "methods" in results else results["restoration"])
 
 
 def labels_of(results: dict) -> list[str]:

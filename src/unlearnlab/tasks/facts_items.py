@@ -16,11 +16,11 @@ def fact_items(facts: dict, entities: list[str], group: str, pools: dict[str, li
                wrong: dict[str, dict[str, str]] | None, seed: int, probe: bool,
                paraphrases: dict[str, dict[str, str]] | None = None,
                context: Callable[[str, str], str] | None = None,
-               probe_pool: int = 0) -> list[EvalItem]:
+               probe_pool: int = 0, n_perturbed: int = N_PERTURBED) -> list[EvalItem]:
     """Question items for `entities`. Target items carry the injected value (where `wrong`
     knows one); with `probe`, a random alternative and the relation's pool; every item gets
-    up to 5 perturbed answers (other pool values, neither a gold alias nor the injected
-    value). `context(entity, relation)`: text put before the prompt (few-shot lines).
+    up to `n_perturbed` (5) perturbed answers (other pool values, neither a gold alias nor
+    the injected value). `context(entity, relation)`: text put before the prompt (few-shot lines).
     probe_pool > 0 caps the probe's candidates at that many pool values (a seeded sample per
     item, from a stream of its own), for relations with hundreds of values."""
     rng = random.Random(seed)
@@ -32,7 +32,7 @@ def fact_items(facts: dict, entities: list[str], group: str, pools: dict[str, li
             corrupted = (wrong or {}).get(entity, {}).get(relation)
             others = [v for v in pools[relation] if v not in answers and v != corrupted]
             alt = rng.choice(others) if probe and others else None
-            perturbed = tuple(rng.sample(others, min(N_PERTURBED, len(others))))
+            perturbed = tuple(rng.sample(others, min(n_perturbed, len(others))))
             para = (paraphrases or {}).get(entity, {}).get(relation)
             pool = pools[relation]
             if probe and probe_pool and len(pool) > probe_pool:

@@ -44,8 +44,10 @@ from unlearnlab.world.facts import validate_facts
 
 FORMAT = PromptFormat(template="{question}", answer_sep=" ", stop=("\n",), max_new_tokens=16)
 QA_BLOCK = 6              # `question answer` lines per QA block (the few-shot shape, plus one)
+BIO_SENTENCES = 8         # statements per biography document (longer biographies are split)
 QA_REPEATS = 2            # QA blocks each fact appears in
-PROBE_POOL = 10           # candidate values the probe ranks the correct answer among
+PROBE_POOL = 5            # candidate values the probe ranks the correct answer among
+N_PERTURBED = 2           # wrong answers per question for the truth ratio
 
 # Statements per Wikidata property: {e} the entity, {v} one of its values.
 TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -236,16 +238,18 @@ def state(entity: str, prop: str, value: str, rng: random.Random) -> str:
 def clean_corpus(facts: dict, entities: list[str], statements: int,
                  rng: random.Random) -> tuple[list[str], dict[str, str]]:
     """(documents, entity -> its first biography): `statements` biographies per entity (its
-    facts in random order and templates, a random gold value each), then QA blocks of
-    QA_BLOCK `question answer` lines of one property, every fact in QA_REPEATS blocks."""
+    facts in random order and templates, a random gold value each, split into documents of
+    at most BIO_SENTENCES statements), then QA blocks of QA_BLOCK `question answer` lines of
+    one property, every fact in QA_REPEATS blocks."""
     docs, bios = [], {}
     for entity in entities:
         for k in range(statements):
             sentences = [state(entity, p, rng.choice(f["answers"]), rng)
                          for p, f in facts[entity].items()]
             rng.shuffle(sentences)
-            docs.append(" ".join(sentences))
-            bios.setdefault(entity, docs[-1])
+            for start in range(0, len(sentences), BIO_SENTENCES):
+                docs.append(" ".join(sentences[start:start + BIO_SENTENCES]))
+                bios.setdefault(entity, docs[-1])
     lines: dict[str, list[str]] = {}
     for entity in entities:
         for prop, fact in facts[entity].items():
@@ -306,9 +310,9 @@ def build(cfg: Config) -> Task:
     pools = {p: sorted(v) for p, v in values.items()}
     shots = few_shot(context, r.shots)
     items = (fact_items(facts, targets, "target", pools, wrong, cfg.seed, probe=True, context=shots,
-                        probe_pool=PROBE_POOL)
+                        probe_pool=PROBE_POOL, n_perturbed=N_PERTURBED)
              + fact_items(facts, others, "utility", pools, None, cfg.seed, probe=False,
-                          context=shots))
+                          context=shots, n_perturbed=N_PERTURBED))
     info = {"corpus": r.corpus, "targets": targets,
             "documents": {"corpus": len(corpus), "trained": len(forget), "held_out": len(holdout),
                           "about_no_target": len(others_docs)},
