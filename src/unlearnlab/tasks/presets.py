@@ -20,7 +20,7 @@ PRESETS: dict[str, dict] = {
         "learn": {"train": {"epochs": 10, "batch_size": 32, "lr": 2.0e-3, "warmup_ratio": 0.05}},
         "unlearn": {"train": {"epochs": 2, "batch_size": 16, "lr": 3.0e-4, "scheduler": "constant"}},
         "methods": ["ga", "graddiff", "npo", "npo_retain", "idk_dpo", "retrain"],
-        "eval": {"docs_per_set": 400,
+        "eval": {"docs_per_set": 400, "every_n_steps": 25,
                  "curve_metrics": ["forget_Q_A_Prob", "forget_truth_ratio", "forget_Q_A_ROUGE",
                                    "retain_Q_A_Prob"]},
     },
