@@ -14,7 +14,7 @@ from unlearnlab.methods import METHODS
 from unlearnlab.stages import unlearn
 from unlearnlab.train.batches import collate
 from unlearnlab.train.forward import forward
-from unlearnlab.train.influence import FirstEpochRecorder
+from unlearnlab.influence.recorder import FirstEpochRecorder, GradientRecorder
 from unlearnlab.train.inputs import nll
 from unlearnlab.train.loop import FINETUNE, TrainConfig, train
 from unlearnlab.train.params import select_parameters
@@ -173,7 +173,7 @@ def test_procedure_needs_every_forget_item_recorded():
     ("max_steps", 0, "hparams.first_epoch_ga.max_steps must be >= 1, got 0"),
     ("target_nll_ratio", 1.0, "hparams.first_epoch_ga.target_nll_ratio must be > 1.0, got 1.0"),
     ("params", " ", "hparams.first_epoch_ga.params must be a non-empty parameter selector; valid"),
-    ("colour", 1, "hparams.first_epoch_ga: unknown key 'colour'; valid: dtype, max_steps"),
+    ("colour", 1, "hparams.first_epoch_ga: unknown key 'colour'; valid: dtype, epochs, max_steps"),
 ])
 def test_bad_hyperparameters_name_the_option(key, value, message):
     with pytest.raises(UserError) as info:
@@ -197,3 +197,29 @@ def test_pipeline_records_during_corruption_and_unlearns(tiny_run, tmp_path):
     assert info["steps"] >= 1 and info["forget_nll_after"] > info["forget_nll_before"]
     assert info["total_bytes"] == 48 * info["bytes_per_example"]    # 4 targets x 12 documents
     assert "first_epoch_ga" in results["restoration"]
+
+
+def test_recorder_keeps_every_epoch_and_ascends_first_last_or_all():
+    """epochs="all": each item's gradient at each of its visits (3 epochs here), equal to the
+    probe's; the direction of "last" is the mean of the last visits, of "all" the mean over
+    each item's epochs, then over items."""
+    data = examples(6)
+    rec, probe = GradientRecorder(tiny_model(), "all", dtype="fp32", epochs="all"), Probe()
+    trained_with([rec, probe], data, epochs=3)
+    assert len(rec) == 18 and rec.epochs_of(2) == [0, 1, 2]
+    for i in range(6):
+        for e in range(3):
+            torch.testing.assert_close(rec.stored(i, e), probe.seen[i][e], rtol=1e-4, atol=1e-6)
+
+    def flat(direction):
+        return torch.cat([d.reshape(-1) for d in direction])
+    last = (probe.seen[1][2] + probe.seen[3][2]) / 2
+    torch.testing.assert_close(flat(rec.ascent_direction([1, 3], epochs="last")), last,
+                               rtol=1e-4, atol=1e-6)
+    every = (sum(probe.seen[1]) / 3 + sum(probe.seen[3]) / 3) / 2
+    torch.testing.assert_close(flat(rec.ascent_direction([1, 3], epochs="all")), every,
+                               rtol=1e-4, atol=1e-6)
+    first_only = GradientRecorder(tiny_model(), "all", dtype="fp32")
+    first_only.observe(tiny_model(), data, [0])
+    with pytest.raises(UserError, match="needs every epoch recorded"):
+        first_only.ascent_direction([0], epochs="last")

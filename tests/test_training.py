@@ -137,3 +137,27 @@ def test_question_records_do_not_depend_on_batch_size():
         assert ra["prediction"] == rb["prediction"]
         for cand, (lp, n) in ra["scores"].items():
             assert rb["scores"][cand][1] == n and abs(rb["scores"][cand][0] - lp) < 1e-5
+
+
+def test_shared_prefix_scores_equal_whole_sequence_scores():
+    """Answers of one prompt scored from its cached encoding give the log-probs, counts and
+    argmax hits of scoring each prompt + answer whole (left-padded prefixes of unequal length,
+    answers of unequal length, both answer masks, with and without EOS)."""
+    from unlearnlab.eval.records import answer_logprobs
+    from unlearnlab.models.tiny import train_tokenizer
+
+    texts = ["Question: where is it?\nAnswer: in the red box", "Question: who?\nAnswer: Bo",
+             "a b c d e f g h i j k l m n o p"]
+    tok = train_tokenizer(texts * 4, 300)
+    model = tiny_model()
+    model.resize_token_embeddings(len(tok), mean_resizing=False)
+    prompts = (["Question: where is it?\nAnswer:"] * 3 + ["Question: who?\nAnswer:"] * 2
+               + ["lonely prompt"])
+    answers = [" in the red box", " blue", " in a b c d e", " Bo", " Ann Lee", " x"]
+    for eos, mask in ((False, "prefix"), (True, "length")):
+        shared = answer_logprobs(model, tok, prompts, answers, 4, eos=eos, mask=mask)
+        whole = [answer_logprobs(model, tok, [p], [a], 1, eos=eos, mask=mask)[0]
+                 for p, a in zip(prompts, answers)]
+        for (lp_s, n_s, hit_s), (lp_w, n_w, hit_w) in zip(shared, whole):
+            assert n_s == n_w and n_s > 0 and hit_s == hit_w
+            assert lp_s == pytest.approx(lp_w, abs=1e-4)

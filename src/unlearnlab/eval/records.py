@@ -20,6 +20,7 @@ from dataclasses import asdict
 import torch
 
 from unlearnlab.eval.items import EvalItem, candidates
+from unlearnlab.eval.shared_prefix import score_groups, shared_length
 from unlearnlab.models.loading import autocast
 from unlearnlab.texts import PromptFormat, Text, tokenize
 from unlearnlab.train.batches import collate, prompt_answers
@@ -66,10 +67,34 @@ def answer_logprobs(model, tokenizer, prompts: list[str], answers: list[str],
                     batch_size: int, eos: bool = False,
                     mask: str = "prefix") -> list[tuple[float, int, list[int]]]:
     """(summed log-prob, n tokens, argmax hits) of each answer after its prompt
-    (teacher-forced; the answer string is appended as given, then EOS if `eos`)."""
+    (teacher-forced; the answer string is appended as given, then EOS if `eos`). Answers of
+    one prompt share its encoding (eval/shared_prefix.py); the rest run whole, batched by
+    length."""
     examples = prompt_answers(tokenizer, prompts, answers, max_len=1024, eos=eos, mask=mask)
     out: list = [(0.0, 0, [])] * len(prompts)
-    for idx in _by_length([len(x) for x in examples.input_ids], batch_size):
+    by_prompt: dict[str, list[int]] = {}
+    for i, prompt in enumerate(prompts):
+        by_prompt.setdefault(prompt, []).append(i)
+    shared, whole = [], []
+    for members in by_prompt.values():
+        length = shared_length(examples, members) if len(members) > 1 else 0
+        suffix = sum(len(examples.input_ids[m]) - length for m in members) / len(members)
+        if length > 0 and length >= 2 * suffix:          # sharing pays when the prompt dominates
+            shared.append((length, members))
+        else:
+            whole += members
+    shared.sort(key=lambda g: (g[0], len(g[1])))
+    batch: list = []
+    for group in shared:
+        if batch and (len(batch) >= batch_size or
+                      sum(len(m) for _, m in batch) + len(group[1]) > 4 * batch_size):
+            score_groups(model, examples, batch, tokenizer.pad_token_id, out)
+            batch = []
+        batch.append(group)
+    if batch:
+        score_groups(model, examples, batch, tokenizer.pad_token_id, out)
+    for chunk in _by_length([len(examples.input_ids[i]) for i in whole], batch_size):
+        idx = [whole[k] for k in chunk]
         fw = forward(model, collate(examples, idx, tokenizer.pad_token_id).to(model.device),
                      argmax=True)
         for row, (i, lp, n) in enumerate(zip(idx, fw.seq_logps.tolist(), fw.n_tokens.tolist())):

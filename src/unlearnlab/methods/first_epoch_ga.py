@@ -1,12 +1,16 @@
 """First-epoch gradient ascent.
 
 Zagardo 2024, "A More Practical Approach to Machine Unlearning", arXiv 2406.09391. While
-the model learns the forget set (here: the corruption fine-tuning), a recorder stores each
-forget example's gradient at the moment it is FIRST seen (train/influence.py). To unlearn,
+the model learns the forget set (here: the learn stage, e.g. RESTOR's corruption), a recorder stores each
+forget example's gradient at the moment it is FIRST seen (influence/recorder.py). To unlearn,
 the stored gradients are applied in the ascent direction, without an optimizer:
 
     d = (1 / |D_f|) sum_{i in D_f} grad_theta NLL(x_i; theta_{t_i})     t_i: first time i was seen
     theta_{k+1} = theta_k + step_size * d                               on the selected params only
+
+`epochs` compares the paper's choice with the alternatives on the same run: "last" ascends
+each example's gradient from its last epoch, "all" the mean over all its epochs (the
+recorder then stores every epoch).
 
 The step count is calibrated (the paper's warning: too few steps leave the model in an
 optimum that still knows the data): step until the forget set's mean NLL reaches
@@ -27,7 +31,7 @@ from unlearnlab.methods.base import Outcome, check_range, register_procedure
 from unlearnlab.models.loading import autocast
 from unlearnlab.train.batches import ExampleSet, collate
 from unlearnlab.train.forward import forward
-from unlearnlab.train.influence import DTYPES, FirstEpochRecorder
+from unlearnlab.influence.recorder import DTYPES, EPOCHS, GradientRecorder
 from unlearnlab.train.inputs import per_sequence_mean
 from unlearnlab.train.params import VALID, select_parameters
 
@@ -42,11 +46,15 @@ class FirstEpochGAParams:
     step_size: float = 0.5           # eta in theta <- theta + eta * d (the calibration resolution)
     max_steps: int = 20
     target_nll_ratio: float = 1.5    # stop once forget NLL >= ratio x its starting value
+    epochs: str = "first"            # whose gradients to ascend: first | last | all epochs
 
     def __post_init__(self):
         if not isinstance(self.params, str) or not self.params.strip():
             raise UserError(f"hparams.{NAME}.params must be a non-empty parameter selector; "
                             f"valid: {VALID}; got {self.params!r}")
+        if self.epochs not in EPOCHS:
+            raise UserError(f"hparams.{NAME}.epochs: unknown value {self.epochs!r}; "
+                            f"valid: {', '.join(EPOCHS)}")
         if self.dtype not in DTYPES:
             raise UserError(f"hparams.{NAME}.dtype: unknown value {self.dtype!r}; "
                             f"valid: {', '.join(DTYPES)}")
@@ -62,9 +70,10 @@ class FirstEpochGAParams:
         check_range(NAME, "target_nll_ratio", self.target_nll_ratio, low=1.0, strict=True)
 
 
-def make_recorder(hp: FirstEpochGAParams, model) -> FirstEpochRecorder:
+def make_recorder(hp: FirstEpochGAParams, model) -> GradientRecorder:
     try:
-        return FirstEpochRecorder(model, hp.params, dtype=hp.dtype, sketch_dim=hp.sketch_dim)
+        return GradientRecorder(model, hp.params, dtype=hp.dtype, sketch_dim=hp.sketch_dim,
+                                epochs="first" if hp.epochs == "first" else "all")
     except UserError as exc:
         raise UserError(f"hparams.{NAME}.{exc}") from None
 
@@ -105,7 +114,7 @@ def first_epoch_ga(hp: FirstEpochGAParams, ctx) -> Outcome:
     if [tuple(p.shape) for p in params] != recorder.shapes:
         raise ValueError(f"{NAME}: the recorded parameters do not match {hp.params!r} here")
     device = params[0].device
-    direction = recorder.ascent_direction(positions, device=device)
+    direction = recorder.ascent_direction(positions, device=device, epochs=hp.epochs)
     model.eval()
 
     def measure() -> float:
@@ -123,5 +132,6 @@ def first_epoch_ga(hp: FirstEpochGAParams, ctx) -> Outcome:
     info = {"steps": steps, "forget_nll_before": start, "forget_nll_after": curve[-1]["forget_nll"],
             "bytes_per_example": recorder.bytes_per_example(),
             "total_bytes": recorder.total_bytes(), "n_params_recorded": recorder.n_params,
-            "dtype": hp.dtype, "sketch_dim": hp.sketch_dim}
+            "dtype": hp.dtype, "sketch_dim": hp.sketch_dim, "epochs": hp.epochs,
+            "vectors_stored": len(recorder)}
     return Outcome(model=model, curve=curve, info=info)

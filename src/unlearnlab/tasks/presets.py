@@ -9,7 +9,7 @@ PRESETS: dict[str, dict] = {
                      "model": {"hidden_size": 192, "intermediate_size": 576, "num_layers": 4,
                                "num_heads": 4, "max_positions": 512},
                      "train": {"epochs": 12, "batch_size": 32, "lr": 2.0e-3, "warmup_ratio": 0.05}},
-        "learn": {"train": {"epochs": 2, "batch_size": 16, "lr": 2.5e-4}},
+        "learn": {"train": {"epochs": 1, "batch_size": 16, "lr": 1.0e-4}},
         "eval": {"max_new_tokens": 16, "docs_per_set": 100, "every_n_steps": 0,
                  "curve_metrics": ["target_accuracy", "corrupted_rate", "utility", "ppl_forget"]},
     },

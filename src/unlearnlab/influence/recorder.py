@@ -1,15 +1,16 @@
-"""First-epoch gradient store: each training example's gradient the first time it is seen.
+"""Influence tracking during training: each training example's gradient, per epoch.
 
 Zagardo 2024 ("A More Practical Approach to Machine Unlearning", arXiv 2406.09391) unlearns
 an example by gradient ascent along the gradient it had in the FIRST epoch of training,
-which the paper finds works better than gradients from later epochs. `FirstEpochRecorder`
-is attached to the training loop as a recorder: before each micro-batch's update it
-computes, for every item of the batch not yet recorded, that single item's gradient
+which the paper finds works better than gradients from later epochs. `GradientRecorder` is
+attached to the training loop as a recorder: before each micro-batch's update it computes,
+for every item of the batch it records (the first time it is seen, or every time with
+epochs="all"), that item's gradient, vectorised over the batch (influence/grads.py)
 
-    g_i = d NLL(x_i; theta_t) / d theta_sel      at the current parameters theta_t
+    g_i^e = d NLL(x_i; theta_t) / d theta_sel      at the parameters theta_t of its e-th visit
 
-and stores it flattened on the CPU. Memory is the cost of the method (one vector per
-example), so storage is configurable:
+and stores it flattened on the CPU under (i, e). Memory is the cost of the method (one
+vector per example and recorded epoch), so storage is configurable:
 
     dtype       fp32, or fp16 (each vector scaled by its max |value| first, so small
                 gradients do not underflow; the scale is kept in fp32)
@@ -21,7 +22,8 @@ example), so storage is configurable:
 
 Recording never touches `.grad`, the model's train/eval mode or the training's random
 stream (the extra forward runs under a forked RNG), so training is the same with or
-without a recorder.
+without a recorder. `ascent_direction` reads the first epoch, the last, or the mean over
+all recorded epochs (first-epoch vs multi-epoch gradient ascent on the same run).
 """
 
 from __future__ import annotations
@@ -29,24 +31,28 @@ from __future__ import annotations
 import torch
 
 from unlearnlab.errors import UserError
-from unlearnlab.train.batches import ExampleSet, collate
-from unlearnlab.train.forward import forward
-from unlearnlab.train.inputs import nll
+from unlearnlab.influence.grads import per_example_grads
+from unlearnlab.train.batches import ExampleSet
 from unlearnlab.train.params import select_parameters
 
 DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
+EPOCHS = ("first", "last", "all")
 
 
-class FirstEpochRecorder:
-    """Stores each example's first-seen NLL gradient w.r.t. the parameters `selector` names."""
+class GradientRecorder:
+    """Stores examples' NLL gradients w.r.t. the parameters `selector` names: at the first
+    visit (epochs="first") or at every visit (epochs="all")."""
 
     def __init__(self, model, selector: str = "all", *, dtype: str = "fp16", sketch_dim: int = 0,
-                 seed: int = 0):
+                 seed: int = 0, epochs: str = "first"):
         if dtype not in DTYPES:
             raise UserError(f"dtype: unknown value {dtype!r}; valid: {', '.join(DTYPES)}")
         if sketch_dim < 0:
             raise UserError(f"sketch_dim must be >= 0, got {sketch_dim}")
+        if epochs not in ("first", "all"):
+            raise UserError(f"epochs: unknown value {epochs!r}; valid: first, all")
         self.selector = selector
+        self.epochs = epochs
         self.dtype = dtype
         self.sketch_dim = sketch_dim
         self.pad_id = model.config.pad_token_id
@@ -54,7 +60,8 @@ class FirstEpochRecorder:
         self.shapes = [tuple(p.shape) for p in params]
         self.n_params = sum(p.numel() for p in params)
         self.device = params[0].device
-        self._store: dict[int, tuple[torch.Tensor, float]] = {}   # idx -> (vector, scale)
+        self._store: dict[tuple[int, int], tuple[torch.Tensor, float]] = {}  # (i, e) -> (vector, scale)
+        self._visits: dict[int, int] = {}     # i -> visits so far (the epoch of the next one)
         self.keep: set[int] | None = None     # record only these items (None: every item)
         self._hash = self._sign = None
         if sketch_dim > 0:
@@ -68,37 +75,40 @@ class FirstEpochRecorder:
 
     @property
     def recorded(self) -> set[int]:
-        return set(self._store)
+        """Items with a stored first-epoch gradient."""
+        return {i for i, e in self._store if e == 0}
+
+    def __len__(self) -> int:
+        """Stored vectors (items x recorded epochs)."""
+        return len(self._store)
+
+    def epochs_of(self, i: int) -> list[int]:
+        return sorted(e for j, e in self._store if j == i)
 
     def observe(self, model, examples: ExampleSet, idx: list[int]) -> None:
-        """Record the gradient of every item of `idx` seen here for the first time."""
-        new = [i for i in dict.fromkeys(int(i) for i in idx)
-               if i not in self._store and (self.keep is None or i in self.keep)]
-        if not new:
+        """Record the gradient of every visit of `idx` this recorder keeps (the first, or all)."""
+        wanted = []
+        for i in (int(i) for i in idx):
+            epoch = self._visits.get(i, 0)
+            self._visits[i] = epoch + 1
+            if (self.keep is None or i in self.keep) and (epoch == 0 or self.epochs == "all") \
+                    and (i, epoch) not in self._store:
+                wanted.append((i, epoch))
+        if not wanted:
             return
         params = select_parameters(model, self.selector)
         if [tuple(p.shape) for p in params] != self.shapes:
-            raise UserError(f"first-epoch recorder: the parameters {self.selector!r} of the "
-                            "trained model differ from those at creation (LoRA corruption is "
+            raise UserError(f"gradient recorder: the parameters {self.selector!r} of the "
+                            "trained model differ from those at creation (LoRA training is "
                             "not supported)")
         self.device = params[0].device
-        frozen = [not p.requires_grad for p in params]
-        for p in params:
-            p.requires_grad_(True)
         forked = [self.device] if self.device.type == "cuda" else []
-        try:
-            with torch.enable_grad(), torch.random.fork_rng(devices=forked):
-                for i in new:
-                    batch = collate(examples, [i], self.pad_id).to(self.device)
-                    loss = nll(forward(model, batch))
-                    grads = torch.autograd.grad(loss, params, allow_unused=True)
-                    flat = torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                                      for g, p in zip(grads, params)]).float()   # (N,)
-                    self._store[i] = self._encode(flat)
-        finally:
-            for p, was_frozen in zip(params, frozen):
-                if was_frozen:
-                    p.requires_grad_(False)
+        items = list(dict.fromkeys(i for i, _ in wanted))     # an item twice in one batch: same params
+        with torch.random.fork_rng(devices=forked):
+            rows = per_example_grads(model, examples, items, self.selector, self.pad_id)  # (n, N)
+        row_of = {i: r for i, r in zip(items, rows)}
+        for i, epoch in wanted:
+            self._store[(i, epoch)] = self._encode(row_of[i])
 
     def _encode(self, flat: torch.Tensor) -> tuple[torch.Tensor, float]:
         if self.sketch_dim > 0:
@@ -122,21 +132,28 @@ class FirstEpochRecorder:
 
     # ------------------------------------------------------------------ reading
 
-    def stored(self, i: int) -> torch.Tensor:
-        """Example `i`'s stored vector as fp32 on the CPU ((N,) exact, (k,) sketched)."""
-        vector, scale = self._store[i]
+    def stored(self, i: int, epoch: int = 0) -> torch.Tensor:
+        """Example `i`'s stored vector of `epoch` (0 = first) as fp32 on the CPU ((N,) exact,
+        (k,) sketched)."""
+        vector, scale = self._store[(i, epoch)]
         return vector.float() * scale
 
-    def ascent_direction(self, indices, device=None) -> list[torch.Tensor]:
-        """Mean stored gradient of `indices`, decoded, as fp32 tensors shaped like the params."""
+    def ascent_direction(self, indices, device=None, epochs: str = "first") -> list[torch.Tensor]:
+        """Mean stored gradient of `indices` — of their first epoch, their last, or the mean
+        over all their recorded epochs — decoded, as fp32 tensors shaped like the params."""
         indices = list(indices)
-        missing = [i for i in indices if i not in self._store]
+        missing = [i for i in indices if (i, 0) not in self._store]
         if not indices or missing:
-            raise UserError(f"first-epoch recorder: no stored gradient for item "
+            raise UserError(f"gradient recorder: no stored gradient for item "
                             f"{missing[0] if missing else '(none asked for)'}")
+        if epochs != "first" and self.epochs != "all":
+            raise UserError(f"gradient recorder: epochs={epochs!r} needs every epoch recorded "
+                            "(record: all)")
         total = torch.zeros_like(self.stored(indices[0]))
         for i in indices:
-            total += self.stored(i)
+            seen = self.epochs_of(i)
+            chosen = {"first": seen[:1], "last": seen[-1:], "all": seen}[epochs]
+            total += sum(self.stored(i, e) for e in chosen) / len(chosen)
         mean = total / len(indices)                        # linear: decode(mean) = mean(decode)
         flat = self.decode(mean) if self.sketch_dim > 0 else mean
         flat = flat.to(device or self.device)
@@ -150,3 +167,6 @@ class FirstEpochRecorder:
 
     def total_bytes(self) -> int:
         return len(self._store) * self.bytes_per_example()
+
+
+FirstEpochRecorder = GradientRecorder      # the first-epoch store is the recorder's default
