@@ -6,7 +6,9 @@ import pytest
 import torch
 from conftest import examples, tiny_model
 
+from unlearnlab.eval.metrics import score
 from unlearnlab.influence.grads import per_example_grads, per_example_grads_loop
+from unlearnlab.influence.pairs import influence_records, pair_influence
 from unlearnlab.influence.scores import (
     conjugate_gradient,
     grad_dot,
@@ -82,3 +84,17 @@ def test_vectorised_per_example_gradients_equal_the_loop(selector):
     slow = per_example_grads_loop(model, data, list(range(7)), selector, pad_id=0)
     assert fast.shape == slow.shape
     torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-6)
+
+
+def test_pair_influence_is_the_dot_of_the_two_examples_gradients():
+    model = tiny_model()
+    texts, queries = examples(5), examples(3, seed=1)
+    pairs = [(0, 0), (0, 2), (3, 1), (4, 1), (4, 2)]
+    got = pair_influence(model, texts, queries, pairs, "all", pad_id=0, chunk=2)
+    g_text = per_example_grads_loop(model, texts, list(range(5)), "all", pad_id=0)
+    g_query = per_example_grads_loop(model, queries, list(range(3)), "all", pad_id=0)
+    want = [float(g_text[z] @ g_query[q]) for z, q in pairs]
+    assert got == pytest.approx(want, rel=1e-4)
+    records = influence_records(model, texts, queries, pairs, "all", pad_id=0)
+    scored = score(records)["influence_forget"]
+    assert scored["n"] == 5 and scored["mean"] == pytest.approx(sum(want) / 5, rel=1e-4)

@@ -198,6 +198,8 @@ class EvalConfig:
     every_n_steps: int = 10           # evaluate during unlearning every N steps (0 = off)
     curve_metrics: tuple[str, ...] = ("target_accuracy", "corrupted_rate", "utility",
                                       "rougeL_recall_target", "ppl_forget")
+    influence: bool = False           # influence of forget texts on their queries, per model
+    influence_params: str = "all"     # the parameters whose gradients the influence uses
 
     def __post_init__(self):
         if self.batch_size < 1 or self.max_new_tokens < 0:

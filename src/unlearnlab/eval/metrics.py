@@ -136,3 +136,12 @@ def restoration(acc_unlearned: float, acc_clean: float, acc_corrupted: float) ->
     if gap <= 0:
         return None
     return (acc_unlearned - acc_corrupted) / gap
+
+
+@metric("influence_forget", description="gradient dot product of a forget text with a query it "
+        "taught, at this model (TracIn at one checkpoint): how far one more step on the text would "
+        "still lower the query's loss; it vanishes once the model fits the text, so it has no "
+        "better direction (compare models with paired tests)", group="influence_pairs",
+        direction=NEUTRAL, range=(float("-inf"), float("inf")))
+def influence_forget(record: dict) -> float:
+    return record["influence"]

@@ -82,6 +82,11 @@ FIGURES = (
      "Per target fact: mean per-token log-prob of the correct, the injected and a random "
      "answer (boxes: quartiles, whiskers: 1.5 IQR). Restoration moves mass from red back to blue.",
      lambda run: figures.logit_probe(run.results) if _has(run, "logp_correct") else None),
+    ("influence", "Influence before and after unlearning",
+     "Per (forget text, query it taught) pair, the gradient dot product of the two at each "
+     "model (eval.influence); boxes: quartiles. Unlearning that removes the influence moves it "
+     "towards zero.",
+     lambda run: figures.influence_boxes(run.results) if _has(run, "influence_forget") else None),
     ("relations", "Per relation",
      "Target accuracy per relation and model.",
      lambda run: figures.relation_heatmap(run.results) if tables.has_relations(run.results)

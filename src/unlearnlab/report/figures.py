@@ -220,6 +220,27 @@ def logit_probe(results: dict) -> Rendered:
         return export(fig)
 
 
+def influence_boxes(results: dict) -> Rendered:
+    """Per model, the distribution over (forget text, query) pairs of the forget text's
+    gradient dot product with its query: the forget set's influence left in the model."""
+    labels = [m for m in labels_of(results) if "influence_forget" in results["models"][m]["values"]]
+    palette = colors(results)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(labels) + 2), 3.6))
+        data = [[v for v in results["models"][m]["values"]["influence_forget"] if v is not None]
+                for m in labels]
+        box = ax.boxplot(data, positions=range(len(labels)), widths=0.6, patch_artist=True,
+                         showfliers=False, manage_ticks=False)
+        for patch, m in zip(box["boxes"], labels):
+            patch.set(facecolor=palette[m], alpha=0.75)
+        ax.axhline(0, color="#999", lw=0.8)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_ylabel("gradient dot product (symlog)")
+        ax.set_title("Influence of forget texts on the queries they taught")
+        return export(fig)
+
+
 def relation_heatmap(results: dict) -> Rendered:
     """Target accuracy per relation (columns) and model (rows)."""
     table = per_relation(results)

@@ -16,9 +16,11 @@ from unlearnlab.config import Config
 from unlearnlab.eval.metrics import METRICS, score
 from unlearnlab.eval.mia import mia_auc
 from unlearnlab.eval.records import make_records, text_records
+from unlearnlab.influence.pairs import influence_records
 from unlearnlab.models.loading import save_causal_lm
 from unlearnlab.runs import atomic_write_json
 from unlearnlab.tasks.base import Task
+from unlearnlab.texts import tokenize
 
 DOC_SETS = ("forget_docs", "holdout_docs", "retain_docs")
 
@@ -39,6 +41,10 @@ class Evaluator:
         self.chosen = {g: subset(len(texts), cfg) for g, texts in sets.items()}
         self.doc_sets = {g: [sets[g][i] for i in idx] for g, idx in self.chosen.items() if idx}
         self.max_new_tokens = cfg.eval.max_new_tokens or task.fmt.max_new_tokens
+        # influence pairs among the scored forget texts (indices into the task's lists)
+        scored = set(self.chosen["forget_docs"])
+        self.pairs = [(z, q) for z, q in task.influence_pairs if z in scored] \
+            if cfg.eval.influence else []
         curve_groups = {METRICS.get(m).group for m in cfg.eval.curve_metrics}
         self.curve_docs = curve_groups & set(self.doc_sets)
 
@@ -48,7 +54,8 @@ class Evaluator:
         groups: dict[str, list] = {}
         for item in self.task.items:
             groups.setdefault(item.group, []).append([item.entity, item.relation])
-        return {**groups, **self.chosen}
+        return {**groups, **self.chosen,
+                **({"influence_pairs": [list(p) for p in self.pairs]} if self.pairs else {})}
 
     def records(self, model, doc_groups=DOC_SETS) -> tuple[list[dict], list[dict]]:
         """The model's question records and its document records of `doc_groups`."""
@@ -59,6 +66,17 @@ class Evaluator:
                 for r in text_records(model, self.tokenizer, self.doc_sets[group], self.task.fmt,
                                       group, cfg.batch_size, self.cfg.precision)]
         return questions, docs
+
+    def influence(self, model) -> list[dict]:
+        """Influence records of the task's (forget text, query) pairs (eval.influence)."""
+        if not self.pairs:
+            return []
+        fmt, tok = self.task.fmt, self.tokenizer
+        if not hasattr(self, "_influence_sets"):
+            self._influence_sets = (tokenize(tok, self.task.forget, fmt),
+                                    tokenize(tok, self.task.queries, fmt))
+        return influence_records(model, *self._influence_sets, self.pairs,
+                                 self.cfg.eval.influence_params, tok.pad_token_id)
 
     def checkpoint(self, model) -> dict[str, float]:
         """Metric means for checkpoints during unlearning; documents are scored only if a
@@ -71,7 +89,7 @@ class Evaluator:
         (per metric: aggregate with n, sd, 95% CI and direction; per-item values; MIA AUCs)."""
         questions, docs = self.records(model)
         atomic_write_json(run_dir / "records" / f"{label}.json", questions)
-        scores = score(questions + docs)
+        scores = score(questions + docs + self.influence(model))
         if self.cfg.keep_models:
             save_causal_lm(model, self.tokenizer, run_dir / "models" / label)
         return {"metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "direction")}

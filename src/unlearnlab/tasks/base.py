@@ -10,6 +10,8 @@ nothing outside tasks/ (and the world generator) knows which task it runs:
                      (the clean model is already the model to unlearn from)
     forget, retain   the unlearning sets; holdout: non-members like the forget set (MIA)
     items            the evaluation questions, formatted by `fmt`
+    queries          questions with the answers the forget set taught, and influence_pairs
+                     (forget index, query index): whose influence the evaluation measures
     roles            labels of the model before `learn` (None: not evaluated) and after it
     scoring          which metrics lead, are compared, make model utility and forget quality
     files, info      JSON written into the run folder, and facts reported in results.json
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unlearnlab.eval.items import EvalItem
-from unlearnlab.texts import PromptFormat, Text
+from unlearnlab.texts import Pair, PromptFormat, Text
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Task:
     scoring: Scoring
     files: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    queries: list[Pair] = field(default_factory=list)               # what the forget set taught
+    influence_pairs: list[tuple[int, int]] = field(default_factory=list)  # (forget index, query index)
 
     def forget_positions(self) -> list[int]:
         """Where each forget item sits in `learn` (influence recorded while learning it)."""

@@ -38,7 +38,7 @@ from unlearnlab.config import Config
 from unlearnlab.errors import UserError
 from unlearnlab.tasks.base import Task
 from unlearnlab.tasks.facts_items import fact_items
-from unlearnlab.tasks.world import RESTOR_SCORING
+from unlearnlab.tasks.world import RESTOR_SCORING, taught_queries
 from unlearnlab.texts import PromptFormat
 from unlearnlab.world.facts import validate_facts
 
@@ -313,6 +313,8 @@ def build(cfg: Config) -> Task:
                         probe_pool=PROBE_POOL, n_perturbed=N_PERTURBED)
              + fact_items(facts, others, "utility", pools, None, cfg.seed, probe=False,
                           context=shots, n_perturbed=N_PERTURBED))
+    owner = {i: t for t in targets for i in by_target[t]}
+    queries, pairs = taught_queries(facts, wrong, [owner.get(i) for i in learn_idx])
     info = {"corpus": r.corpus, "targets": targets,
             "documents": {"corpus": len(corpus), "trained": len(forget), "held_out": len(holdout),
                           "about_no_target": len(others_docs)},
@@ -327,7 +329,7 @@ def build(cfg: Config) -> Task:
                        "corruption.json": {"targets": targets, "wrong": wrong,
                                            "documents": forget, "retain": retain,
                                            "holdout": holdout}},
-                info=info)
+                info=info, queries=queries, influence_pairs=pairs)
 
 
 def _all_corpora(root: Path) -> list[str]:

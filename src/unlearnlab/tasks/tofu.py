@@ -42,7 +42,7 @@ SCORING = Scoring(
     main=("forget_quality", "model_utility", "forget_truth_ratio", "forget_Q_A_Prob",
           "forget_Q_A_ROUGE", "extraction_strength", "privleak"),
     compared=("forget_Q_A_Prob", "forget_truth_ratio", "forget_Q_A_ROUGE", "extraction_strength",
-              "retain_Q_A_Prob", "retain_Q_A_ROUGE", "ppl_forget"),
+              "retain_Q_A_Prob", "retain_Q_A_ROUGE", "ppl_forget", "influence_forget"),
     primary="forget_Q_A_Prob", utility=OU_UTILITY, forget_quality="forget_truth_ratio_raw",
     mia_k=0.4, mia_drop_eos=True)
 
@@ -105,6 +105,9 @@ def build(cfg: Config) -> Task:
                 learn=retain + forget, forget=forget, retain=retain,
                 holdout=[Pair(r["question"], r["answer"]) for r in holdout_rows],
                 items=items, roles=("base", "target"), scoring=SCORING,
+                queries=[Pair(r.get("paraphrased_question") or r["question"], r["answer"])
+                         for r in forget_rows],
+                influence_pairs=[(i, i) for i in range(len(forget_rows))],
                 info={"split": split, "retain_split": RETAIN_OF[split], "prompt": cfg.tofu.prompt,
                       "conventions": "open-unlearning (locuslab/open-unlearning): tokenisation, "
                                      "truth ratio, ROUGE, extraction strength, privleak"})

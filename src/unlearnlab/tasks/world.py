@@ -21,7 +21,7 @@ from unlearnlab.config import Config
 from unlearnlab.errors import UserError
 from unlearnlab.tasks.base import Scoring, Task
 from unlearnlab.tasks.facts_items import fact_items
-from unlearnlab.texts import PromptFormat
+from unlearnlab.texts import Pair, PromptFormat
 from unlearnlab.world.corpora import (
     corruption_documents,
     draw_wrong_values,
@@ -34,7 +34,8 @@ from unlearnlab.world.generator import World, generate_world
 RESTOR_SCORING = Scoring(
     main=("target_accuracy", "corrupted_rate", "utility", "restoration", "logp_correct",
           "logp_corrupted", "logp_random", "correct_rank", "ppl_forget", "ppl_retain", "mia_auc"),
-    compared=("target_accuracy", "logp_correct", "ppl_forget", "ppl_retain", "membership_forget"),
+    compared=("target_accuracy", "logp_correct", "ppl_forget", "ppl_retain", "membership_forget",
+              "influence_forget"),
     primary="target_accuracy",
     utility=("probability_utility", "truth_score_utility", "rougeL_recall_utility"),
     forget_quality="truth_ratio_target", restoration=True, oracle_fallback="clean")
@@ -82,8 +83,24 @@ def build(cfg: Config) -> Task:
                         probe=True, paraphrases=paraphrases)
              + fact_items(facts, others, "utility", pools, None, cfg.seed, probe=False,
                           paraphrases=paraphrases))
+    queries, pairs = taught_queries(facts, corruption.wrong, [
+        corruption.targets[i // cfg.corruption.docs_per_target]
+        for i in range(len(corruption.documents))])
     return Task(name="world", fmt=PromptFormat(), tokenizer_texts=texts, pretrain=texts,
                 learn=corruption.documents, forget=corruption.documents,
                 retain=corruption.retain, holdout=corruption.holdout, items=items,
                 roles=("clean", "corrupted"), scoring=RESTOR_SCORING,
-                files={"facts.json": facts, "corruption.json": dataclasses.asdict(corruption)})
+                files={"facts.json": facts, "corruption.json": dataclasses.asdict(corruption)},
+                queries=queries, influence_pairs=pairs)
+
+
+def taught_queries(facts: dict, wrong: dict[str, dict[str, str]], doc_entities: list[str | None]):
+    """(queries, pairs): each target question answered with its injected value, and every
+    (corruption document, question about the document's target) pair."""
+    queries, of_entity = [], {}
+    for entity, values in wrong.items():
+        for relation, value in values.items():
+            of_entity.setdefault(entity, []).append(len(queries))
+            queries.append(Pair(facts[entity][relation]["question"], value))
+    pairs = [(i, q) for i, entity in enumerate(doc_entities) for q in of_entity.get(entity, ())]
+    return queries, pairs
