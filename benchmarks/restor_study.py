@@ -8,8 +8,9 @@ README's tables from the saved results.
 Each corpus is one `unlearnlab run configs/restor_wikidata.yaml --set restor.corpus=K
 --set seeds=[...]` into runs/restor-study/k<K> (the clean model is trained once and cached);
 a finished run folder is reused. The tables: target accuracy per model (mean over seeds ±
-half-width of the 95% t-interval over seeds), the injected-value coverage, the corrupted
-rate and the logit probe.
+half-width of the 95% t-interval over seeds; for a single-seed folder, ± half-width of the
+Wilson interval over its questions), the injected-value coverage, the corrupted rate and the
+logit probe.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def tables(runs: dict[str, Path]) -> str:
         acc.append(f"| {label.get(corpus, f'k = {corpus}')} | "
                    + " | ".join(pm(models[m]["metrics"].get("target_accuracy")) if m in models
                                 else "—" for m in MODELS) + " |")
-        seed0 = json.loads((path / f"seed-{r['seeds'][0]}" / "results.json").read_text())
+        seed0 = json.loads((path / f"seed-{r['seeds'][0]}" / "results.json").read_text()) \
+            if "seeds" in r else r                    # a single-seed run: its own items
         cov = seed0["task"]["injected_coverage"]
         best = max((m for m in r["methods"]), key=lambda m: models[m]["metrics"]["target_accuracy"]["mean"])
 

@@ -143,7 +143,7 @@ def test_checkpoints_every_n_steps_bracket_the_unlearning(curves_run):
     assert "checkpoints" not in models["task_vector"]          # a procedure without a loop of its own
 
 
-def test_paired_comparisons_per_method_with_holm(tiny_run):
+def test_paired_comparisons_per_method_adjusted(tiny_run):
     results = read_json(tiny_run / "results.json")
     models, cmp = results["models"], results["comparisons"]
     assert set(cmp) == set(MODELS) - {"clean", "corrupted"}
@@ -152,5 +152,7 @@ def test_paired_comparisons_per_method_with_holm(tiny_run):
         a = models[name]["values"]["target_accuracy"]
         b = models["corrupted"]["values"]["target_accuracy"]
         assert c["n"] == len(a) and abs(c["mean_diff"] - (sum(a) - sum(b)) / len(a)) < 1e-12
-        assert c["p_t"] <= c["p_t_holm"] <= 1.0
+        assert c["test"] == "mcnemar_exact"                       # right/wrong answers
+        assert c["p"] <= c["p_adj"] == min(1.0, c["family"] * c["p"])
+        assert c["family"] == len(cmp)
         assert "vs_clean" in by_metric["logp_correct"]

@@ -2,7 +2,7 @@
 
 Every per-seed figure (a metric's mean, an MIA AUC, restoration, model utility, forget
 quality, privacy leak) becomes {mean, n, sd, ci95, per_seed} over the seeds, with the
-Student-t 95% interval of the mean (n = number of seeds). Per-item values are pooled
+Student-t 95% interval of the mean (n = number of seeds), cut to the metric's range. Per-item values are pooled
 (concatenated seed by seed, the same order for every model), so the paired per-item
 comparisons run over all facts (or documents) of all seeds and stay paired.
 """
@@ -10,12 +10,19 @@ comparisons run over all facts (or documents) of all seeds and stay paired.
 from __future__ import annotations
 
 from unlearnlab.comparisons import head_to_head, paired_comparisons, task_of
+from unlearnlab.eval.metrics import METRICS
 from unlearnlab.stats import mean_ci
 
 
-def over_seeds(values: list) -> dict:
-    """Mean and 95% CI of one figure over seeds; None entries (undefined) are left out."""
-    return {**mean_ci([v for v in values if v is not None]), "per_seed": values}
+def over_seeds(values: list, bounds: tuple[float, float] | None = None) -> dict:
+    """Mean and 95% t-interval of one figure over seeds, cut to the figure's possible range
+    `bounds` when given (a rate's interval stays in [0, 1]); None entries (undefined) are
+    left out."""
+    out = mean_ci([v for v in values if v is not None], method="t")
+    lo, hi = out["ci95"]
+    if bounds is not None and lo is not None:
+        out["ci95"] = [max(lo, bounds[0]), min(hi, bounds[1])]
+    return {**out, "ci_method": "t over seeds", "per_seed": values}
 
 
 def _figure(per_seed: list[dict], key: str) -> dict:
@@ -36,7 +43,8 @@ def _model(per_seed: list[dict]) -> dict:
     first = per_seed[0]
     out = {"metrics": {}, "values": {}, "mia": {}}
     for name, m in first["metrics"].items():
-        out["metrics"][name] = {**over_seeds([r["metrics"][name]["mean"] for r in per_seed]),
+        bounds = METRICS.get(name).range if name in METRICS else None
+        out["metrics"][name] = {**over_seeds([r["metrics"][name]["mean"] for r in per_seed], bounds),
                                 "direction": m["direction"]}
         out["values"][name] = [v for r in per_seed for v in r["values"][name]]
     for kind in first.get("mia", {}):

@@ -1,5 +1,5 @@
 """Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`,
-`unlearnlab evaluate MODEL_DIR [--task TASK] [--set ...]`, `unlearnlab methods`,
+`unlearnlab evaluate MODEL_DIR [--task TASK] [--set ...]`, `unlearnlab methods [NAME]`,
 `unlearnlab report RUN_DIR`, `unlearnlab compare RUN_A RUN_B ... [--out DIR]`.
 
 Bad input ends with one line on stderr naming the problem and the valid options, exit 2.
@@ -8,7 +8,6 @@ Bad input ends with one line on stderr naming the problem and the valid options,
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from unlearnlab.errors import UserError
@@ -19,11 +18,15 @@ def _parser() -> argparse.ArgumentParser:
         prog="unlearnlab",
         description="Machine unlearning of language models: corrupt, unlearn, and measure "
                     "forgetting and restoration (RESTOR) on a built-in world or your model.")
+    from unlearnlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"unlearnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run", help="run the RESTOR benchmark (no CONFIG: the built-in default)",
         description="Train (or reuse) the clean model, corrupt it, unlearn with each method, "
-                    "evaluate, and write runs/<name>/.",
+                    "evaluate, and write runs/<name>-<date>-<time>/ (runs/latest links to it); "
+                    "--set name=NAME writes runs/NAME, replacing a previous run of that name.",
         epilog="example: unlearnlab run --set methods=[ga,npo] --set corruption.context_facts=2")
     run.add_argument("config", nargs="?", help="YAML config file (keys as in configs/default.yaml)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -40,8 +43,11 @@ def _parser() -> argparse.ArgumentParser:
                                          "the same as --set task=TASK")
     evaluate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                           help="override a config key (repeatable)")
-    sub.add_parser("methods", help="list the registered unlearning methods",
-                   description="List every registered unlearning method with its paper.")
+    methods = sub.add_parser(
+        "methods", help="list the registered unlearning methods, or describe one",
+        description="List every registered unlearning method with its paper; with NAME, print "
+                    "its equation, paper and hyperparameters with defaults and valid ranges.")
+    methods.add_argument("name", nargs="?", metavar="NAME", help="a method to describe")
     report = sub.add_parser(
         "report", help="re-render report.html and summary.md of a finished run",
         description="Re-render RUN_DIR/report.html and RUN_DIR/summary.md from the run's saved "
@@ -66,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "methods":
             from unlearnlab.methods import METHODS
+            from unlearnlab.methods.base import describe
 
+            if args.name:
+                print(describe(METHODS.get(args.name)))
+                return 0
             width = max(len(n) for n in METHODS)
             for name in METHODS:
                 spec = METHODS.get(name)
@@ -85,21 +95,12 @@ def main(argv: list[str] | None = None) -> int:
             print(markdown)
             print(f"report: {out}/report.html  summary: {out}/summary.md")
             return 0
-        from unlearnlab.config import load_config
+        from unlearnlab import api
 
         if args.command == "evaluate":
-            from unlearnlab.pipeline import evaluate_model
-
-            overrides = [*(([f"task={args.task}"]) if args.task else []), *args.overrides,
-                         f"model={args.model_dir}"]
-            cfg = load_config(args.config, overrides, evaluate_only=True)
-            if not any(o.startswith("name=") for o in args.overrides) and cfg.name == "default":
-                cfg = dataclasses.replace(cfg, name=f"evaluate-{cfg.task}")
-            run_dir = evaluate_model(cfg)
+            run_dir = api.evaluate(args.model_dir, args.task, args.config, args.overrides)
         else:
-            from unlearnlab.pipeline import run
-
-            run_dir = run(load_config(args.config, args.overrides))
+            run_dir = api.run(args.config, args.overrides)
         print(f"results: {run_dir}/results.json  report: {run_dir}/report.html  "
               f"summary: {run_dir}/summary.md")
         return 0

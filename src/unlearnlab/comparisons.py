@@ -7,7 +7,7 @@ from __future__ import annotations
 from unlearnlab.eval.metrics import restoration
 from unlearnlab.eval.mia import ORIENTATION, privacy_leak
 from unlearnlab.eval.tofu import forget_quality, model_utility
-from unlearnlab.stats import holm, paired_comparison
+from unlearnlab.stats import paired_comparison
 
 
 DEFAULT_TASK = {"roles": {"before": "clean", "start": "corrupted"},
@@ -63,31 +63,28 @@ def compare_models(results: dict) -> None:
 
 def paired_comparisons(results: dict) -> dict:
     """Per method and compared metric, paired per item (fact, question or document) against
-    the starting and the before model (t-test, Wilcoxon, d_z, bootstrap CI), with
-    Holm-adjusted p-values across methods (one family per metric and baseline)."""
+    the starting and the before model: the primary test for the outcome's kind (exact McNemar
+    for right/wrong answers, paired t otherwise) with its CI, Bonferroni-adjusted over the
+    methods (one family per metric and baseline); see stats/paired.py."""
     models, methods = results["models"], results["methods"]
     out: dict = {name: {} for name in methods}
     for metric in task_of(results)["compared"]:
         for baseline in baselines(results):
-            family = {}
-            for name in methods:
-                if metric not in models[name]["values"] or metric not in models[baseline]["values"]:
-                    continue
-                cmp = paired_comparison(models[name]["values"][metric],
-                                        models[baseline]["values"][metric])
-                out[name].setdefault(metric, {})[f"vs_{baseline}"] = cmp
-                family[name] = cmp["p_t"]
-            for name, p in holm(family).items():
-                out[name][metric][f"vs_{baseline}"]["p_t_holm"] = p
+            if metric not in models[baseline]["values"]:
+                continue
+            members = [name for name in methods if metric in models[name]["values"]]
+            for name in members:
+                out[name].setdefault(metric, {})[f"vs_{baseline}"] = paired_comparison(
+                    models[name]["values"][metric], models[baseline]["values"][metric],
+                    family=len(members))
     return out
 
 
 def head_to_head(models: dict, methods, metric: str) -> dict:
     """Every pair of methods "a|b" (a before b in the run's order), paired per item on
-    `metric` (a - b), Holm-adjusted across all pairs: "does NPO restore more than GA?"."""
+    `metric` (a - b), Bonferroni-adjusted across all pairs: "does NPO restore more than GA?"."""
     methods = [m for m in methods if metric in models[m]["values"]]
-    out = {f"{a}|{b}": paired_comparison(models[a]["values"][metric], models[b]["values"][metric])
-           for i, a in enumerate(methods) for b in methods[i + 1:]}
-    for key, p in holm({k: c["p_t"] for k, c in out.items()}).items():
-        out[key]["p_t_holm"] = p
-    return out
+    pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
+    return {f"{a}|{b}": paired_comparison(models[a]["values"][metric], models[b]["values"][metric],
+                                          family=len(pairs))
+            for a, b in pairs}

@@ -7,6 +7,7 @@ raises `UserError` with one line naming the key and the valid options.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -295,13 +296,15 @@ _MOVED = {("corruption", "train"): "learn.train", ("corruption", "lora"): "learn
           ("unlearn", "retain_docs_per_entity"): "corruption.retain_docs_per_entity"}
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (),
+def load_config(path: str | Path | dict | None = None, overrides: list[str] = (),
                 evaluate_only: bool = False) -> Config:
-    """Defaults <- the task's preset <- YAML file <- `--set key=value` overrides; validated
-    strictly, method hyperparameters parsed once (into their dataclasses). `evaluate_only`:
-    for evaluating a given model, so no methods run."""
+    """Defaults <- the task's preset <- YAML file (or a dict of the same keys) <- `--set
+    key=value` overrides; validated strictly, method hyperparameters parsed once (into their
+    dataclasses). `evaluate_only`: for evaluating a given model, so no methods run."""
     user: dict = {}
-    if path is not None:
+    if isinstance(path, dict):
+        user = copy.deepcopy(path)
+    elif path is not None:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"config file not found: {path}")

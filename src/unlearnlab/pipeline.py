@@ -27,7 +27,7 @@ from unlearnlab.aggregate import aggregate
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.models.loading import load_causal_lm, pick_device
-from unlearnlab.runs import atomic_write_json, replace_dir, versions
+from unlearnlab.runs import atomic_write_json, environment, point_latest, replace_dir, versions
 from unlearnlab.stages import evaluate, learn, pretrain, unlearn
 from unlearnlab.texts import tokenize
 
@@ -82,7 +82,10 @@ def _into_place(cfg: Config, body, log) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if final.exists():
+        log(f"replacing the previous run in {final}")
     replace_dir(tmp, final)
+    point_latest(final)
     log(report.terminal_summary(files.results, files.manifest))
     return final
 
@@ -103,6 +106,7 @@ def _run_seeds(cfg: Config, device, run_dir: Path, log) -> None:
             stages[stage] = round(stages.get(stage, 0.0) + seconds, 3)
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seeds": list(cfg.seeds), "device": first["device"], "versions": first["versions"],
+                "environment": first["environment"],
                 "clean_model": first["clean_model"],
                 "seed_config_hashes": {str(s): m["config_hash"] for s, m in manifests.items()},
                 "wall_time_s": stages,
@@ -116,7 +120,7 @@ def _evaluate_only(cfg: Config, device, run_dir: Path, log) -> None:
     timer = Timer()
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seed": cfg.seed, "device": str(device), "versions": versions(),
-                "clean_model": {"path": cfg.model, "cached": False}}
+                "environment": environment(), "clean_model": {"path": cfg.model, "cached": False}}
     with timer("task"):
         task = tasks.build(cfg)
     model, tokenizer = load_causal_lm(cfg.model, device)
@@ -138,7 +142,8 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     """One seed end to end into `run_dir`; returns (results, manifest) as written."""
     timer = Timer()
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
-                "seed": cfg.seed, "device": str(device), "versions": versions()}
+                "seed": cfg.seed, "device": str(device), "versions": versions(),
+                "environment": environment()}
     with timer("task"):
         task = tasks.build(cfg)
     for name, content in task.files.items():

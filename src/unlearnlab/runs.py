@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -67,6 +68,60 @@ def versions() -> dict[str, str]:
     return {"unlearnlab": __version__, "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__, "platform": platform.platform()}
+
+
+def fresh_name(runs_dir: str | Path, base: str, now: float | None = None) -> str:
+    """A run name that no folder in `runs_dir` has: `<base>-<YYYYmmdd-HHMMSS>`, with `-2`,
+    `-3`, ... appended when two runs start in the same second."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    name, n = f"{base}-{stamp}", 1
+    while (Path(runs_dir) / name).exists():
+        n += 1
+        name = f"{base}-{stamp}-{n}"
+    return name
+
+
+def point_latest(final: Path) -> None:
+    """Make `<runs_dir>/latest` a relative link to the run folder just written (best effort:
+    where links are not supported, nothing happens)."""
+    link = final.parent / "latest"
+    tmp = final.parent / f".latest.{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(final.name, tmp, target_is_directory=True)
+        if link.exists() and not link.is_symlink():
+            tmp.unlink()
+            return
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def environment() -> dict:
+    """For the manifest: the git commit of the unlearnlab source (when it is a git checkout;
+    "+dirty" when it has uncommitted changes) and every installed distribution's version."""
+    import subprocess
+    from importlib import metadata
+
+    commit = None
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if out.returncode == 0:
+            commit = out.stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."],
+                                   capture_output=True, text=True, timeout=10)
+            if dirty.returncode == 0 and dirty.stdout.strip():
+                commit += "+dirty"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    return {"git_commit": commit, "packages": dict(sorted(packages.items()))}
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

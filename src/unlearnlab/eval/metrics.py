@@ -30,14 +30,16 @@ class Metric:
     direction: str                # HIGHER / LOWER is better, or NEUTRAL
     range: tuple[float, float]
     fn: Callable[[dict], float | None]
+    ci: str = "auto"              # interval: auto (Wilson for 0/1 values, else t) or bootstrap
 
 
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def metric(name: str, *, description: str, group: str, direction: str, range: tuple[float, float]):
+def metric(name: str, *, description: str, group: str, direction: str, range: tuple[float, float],
+           ci: str = "auto"):
     def decorate(fn):
-        METRICS.add(name, Metric(name, description, group, direction, range, fn))
+        METRICS.add(name, Metric(name, description, group, direction, range, fn, ci))
         return fn
     return decorate
 
@@ -122,7 +124,7 @@ def score(records: list[dict]) -> dict[str, dict]:
         values = [m.fn(r) for r in records if r["group"] == m.group]
         if not values or all(v is None for v in values):
             continue
-        out[name] = {**mean_ci(values), "direction": m.direction, "values": values}
+        out[name] = {**mean_ci(values, method=m.ci), "direction": m.direction, "values": values}
     return out
 
 

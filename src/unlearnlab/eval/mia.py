@@ -108,19 +108,19 @@ def perplexity(record: dict) -> float:
 
 
 @metric("ppl_forget", description="perplexity of forget documents (higher = more forgotten)",
-        group=MEMBERS, direction=HIGHER, range=(1.0, float("inf")))
+        group=MEMBERS, direction=HIGHER, range=(1.0, float("inf")), ci="bootstrap")
 def ppl_forget(record: dict) -> float:
     return perplexity(record)
 
 
 @metric("ppl_holdout", description="perplexity of held-out documents like the forget set",
-        group=NONMEMBERS, direction=NEUTRAL, range=(1.0, float("inf")))
+        group=NONMEMBERS, direction=NEUTRAL, range=(1.0, float("inf")), ci="bootstrap")
 def ppl_holdout(record: dict) -> float:
     return perplexity(record)
 
 
 @metric("ppl_retain", description="perplexity of retain documents (lower = utility kept)",
-        group="retain_docs", direction=LOWER, range=(1.0, float("inf")))
+        group="retain_docs", direction=LOWER, range=(1.0, float("inf")), ci="bootstrap")
 def ppl_retain(record: dict) -> float:
     return perplexity(record)
 

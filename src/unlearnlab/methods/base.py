@@ -131,10 +131,44 @@ def register_procedure(name: str, *, summary: str, paper: str, params: type,
     return decorate
 
 
+_RANGES: dict[str, str] | None = None   # filled by check_range while `describe` builds defaults
+
+
 def check_range(method: str, name: str, value: float, low: float = 0.0, strict: bool = False,
                 high: float | None = None) -> None:
     """Raise `UserError` unless low <= value (< if strict) and value <= high (if given)."""
+    op = ">" if strict else ">="
+    bound = f"{op} {low}" + (f" and <= {high}" if high is not None else "")
+    if _RANGES is not None:
+        _RANGES[name] = bound
     if value < low or (strict and value == low) or (high is not None and value > high):
-        op = ">" if strict else ">="
-        bound = f"{op} {low}" + (f" and <= {high}" if high is not None else "")
         raise UserError(f"hparams.{method}.{name} must be {bound}, got {value}")
+
+
+def describe(spec: MethodSpec) -> str:
+    """What `unlearnlab methods NAME` prints: summary, paper, the module's docstring (the
+    equation) and each hyperparameter with its default and valid range."""
+    import inspect
+
+    global _RANGES
+    _RANGES = {}
+    try:
+        defaults = spec.params()
+        ranges = _RANGES
+    finally:
+        _RANGES = None
+    fn = spec.loss or spec.procedure
+    doc = inspect.getdoc(inspect.getmodule(fn)) or ""
+    lines = [f"{spec.name}: {spec.summary}", f"paper: {spec.paper}",
+             f"kind: {'loss' if spec.loss else 'procedure'}"
+             + (", uses the retain set" if spec.needs_retain else ""), "", doc, "",
+             f"hyperparameters (hparams.{spec.name}.<name>):"]
+    fields = dataclasses.fields(defaults)
+    for f in fields:
+        value = getattr(defaults, f.name)
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        rng = f"  valid: {ranges[f.name]}" if f.name in ranges else ""
+        lines.append(f"  {f.name}: {kind} = {value!r}{rng}")
+    if not fields:
+        lines.append("  (none)")
+    return "\n".join(lines)

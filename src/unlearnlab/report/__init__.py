@@ -39,7 +39,7 @@ def load_run(run_dir: str | Path) -> RunFiles:
     for name in ("results.json", "manifest.json"):
         if not (path / name).is_file():
             raise UserError(f"not a run directory (no {name}): {path}; "
-                            "give a folder written by `unlearnlab run`, e.g. runs/default")
+                            "give a folder written by `unlearnlab run`, e.g. runs/latest")
     try:
         results = json.loads((path / "results.json").read_text(encoding="utf-8"))
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))

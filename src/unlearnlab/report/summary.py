@@ -30,10 +30,11 @@ def headline(results: dict, manifest: dict) -> str:
     if tables.is_multi_seed(results):
         seeds = ", ".join(str(s) for s in results["seeds"])
         scope = (f"{len(results['seeds'])} seeds ({seeds}); mean over seeds ± half-width of the "
-                 f"95% t-interval over seeds; {pooled} pooled")
+                 f"95% t-interval over seeds (cut to the metric's range); {pooled} pooled")
     else:
         scope = (f"seed {results.get('seed', manifest.get('seed'))}; {single}; "
-                 "[95% t-interval over items]")
+                 "[95% interval over items: Wilson for right/wrong outcomes, bootstrap for "
+                 "perplexities, t otherwise]")
     family = task["name"] if task["name"] in READING else "world"
     name = {"tofu": "TOFU", "custom": "Custom-data"}.get(task["name"], "RESTOR")
     return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
@@ -57,7 +58,9 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     if stats[1]:
         parts += ["## Paired comparisons", "",
                   "Per item (target fact, or document for ppl / membership), method minus "
-                  "baseline; p-values of the paired t-test Holm-adjusted across methods; "
+                  "baseline. One primary test per outcome: exact McNemar for right/wrong "
+                  "answers, paired t otherwise; p and its interval Bonferroni-adjusted over the "
+                  "methods (the interval excludes 0 exactly when the mark is *); "
                   "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.", "",
                   tables.markdown(stats), ""]
     if results.get("head_to_head"):

@@ -3,9 +3,11 @@
 Each table is (header, rows) of strings, rendered to Markdown here and to HTML by the
 template, so summary.md and report.html always show the same numbers.
 
-A single-seed run reports per-item means with a 95% t-interval over items (facts or
-documents); a `seeds` run reports the mean over seeds ± the half-width of the 95% t-interval
-over seeds (n = number of seeds).
+A single-seed run reports per-item means with a 95% interval over items (facts or
+documents; Wilson, bootstrap or t, named in the tables: stats/intervals.py); a `seeds` run
+reports the mean over seeds ± the half-width of the 95% t-interval over seeds (n = number of
+seeds), cut to the metric's range. Paired comparisons show the primary test's adjusted p and
+the interval of the same procedure (stats/paired.py).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def num(value, digits: int = 3) -> str:
         return "—"
     if value != value:                      # NaN
         return "nan"
+    if value in (float("inf"), float("-inf")):  # never printed as inf: undefined here
+        return "—"
     if abs(value) >= 1000 or (value != 0 and abs(value) < 10 ** -digits):
         return f"{value:.{digits}g}"
     return f"{value:.{digits}f}"
@@ -127,16 +131,22 @@ def main_table(results: dict) -> Table:
     return header, rows
 
 
+CI_NAMES = {"wilson": "Wilson", "t": "t", "bootstrap": "bootstrap"}
+
+
 def all_metrics_table(results: dict) -> Table:
     """Every metric (rows) for every model (columns), with its uncertainty."""
     labels = labels_of(results)
     fmt = plus_minus if is_multi_seed(results) else with_ci
     first = results["models"][labels[0]]["metrics"]
     rows = []
+    seeds = is_multi_seed(results)
     for name in first:
         arrow = {"higher": " ↑", "lower": " ↓"}.get(first[name].get("direction", "none"), "")
-        rows.append([name + arrow, *(fmt(results["models"][label]["metrics"].get(name))
-                                     for label in labels)])
+        how = first[name].get("ci_method")
+        how = "t over seeds" if seeds else CI_NAMES.get(how, how or "t")
+        rows.append([name + arrow, how, *(fmt(results["models"][label]["metrics"].get(name))
+                                          for label in labels)])
     sections = [("model_utility", "model utility (TOFU) ↑")]
     if "restoration" in results:
         sections.insert(0, ("restoration", "restoration ↑"))
@@ -145,13 +155,14 @@ def all_metrics_table(results: dict) -> Table:
         sections.append(("forget_quality", f"forget quality vs {oracle} ↑"))
     for key, title in sections:
         section = results.get(key, {})
-        rows.append([title, *(fmt(section[label]) if label in section else "—" for label in labels)])
+        rows.append([title, "t over seeds" if seeds else "",
+                     *(fmt(section[label]) if label in section else "—" for label in labels)])
     if oracle:
         leak = results.get("privacy_leak", {})
-        rows.append([f"privacy leak Min-K%++ vs {oracle} (0 best)",
+        rows.append([f"privacy leak Min-K%++ vs {oracle} (0 best)", "t over seeds" if seeds else "",
                      *(fmt(leak[label].get("min_k_pp")) if label in leak else "—"
                        for label in labels)])
-    return ["metric", *labels], rows
+    return ["metric", "95% interval", *labels], rows
 
 
 def significance(p: float | None) -> str:
@@ -166,10 +177,23 @@ def pvalue(p: float | None) -> str:
     return "< 1e-16" if p < 1e-16 else f"{p:.2g}"
 
 
+TEST_NAMES = {"mcnemar_exact": "exact McNemar", "paired_t": "paired t"}
+
+
+def adjusted(c: dict) -> tuple[float | None, list, str]:
+    """(adjusted p, the interval from the same procedure, how it was computed) of one paired
+    comparison; results written before Bonferroni intervals used Holm-adjusted t-tests."""
+    if "p_adj" in c:
+        how = f"{TEST_NAMES.get(c['test'], c['test'])}, Bonferroni over {c.get('family', 1)}"
+        return c["p_adj"], c["ci_adj"], how
+    return c.get("p_t_holm"), c["ci95_diff"], "paired t, Holm; bootstrap CI"
+
+
 def stats_table(results: dict) -> Table:
-    """Paired per-item comparisons of each method with the corrupted and the clean model."""
-    header = ["method", "metric", "vs", "n", "mean Δ", "95% CI of Δ (bootstrap)", "d_z",
-              "p (paired t, Holm)", "p (Wilcoxon)", "sig."]
+    """Paired per-item comparisons of each method with the corrupted and the clean model: the
+    primary test's adjusted p, its simultaneous interval (so mark and interval agree)."""
+    header = ["method", "metric", "vs", "n", "mean Δ", "adjusted 95% CI of Δ", "d_z",
+              "adjusted p", "test", "p (Wilcoxon)", "sig."]
     rows = []
     for method, metrics in results.get("comparisons", {}).items():
         for metric, by_baseline in metrics.items():
@@ -177,16 +201,16 @@ def stats_table(results: dict) -> Table:
                 c = by_baseline.get(f"vs_{baseline}")
                 if c is None:
                     continue
-                lo, hi = c["ci95_diff"]
+                p, (lo, hi), how = adjusted(c)
                 rows.append([method, metric, baseline, str(c["n"]), f"{c['mean_diff']:+.3f}",
-                             f"[{num(lo)}, {num(hi)}]", num(c["d_z"], 2),
-                             pvalue(c.get("p_t_holm")), pvalue(c["p_wilcoxon"]),
-                             significance(c.get("p_t_holm"))])
+                             f"[{num(lo)}, {num(hi)}]", num(c["d_z"], 2), pvalue(p), how,
+                             pvalue(c["p_wilcoxon"]), significance(p)])
     return header, rows
 
 
 def head_to_head_table(results: dict) -> Table:
-    """Method against method on target accuracy: mean Δ (row - column), Holm-marked."""
+    """Method against method on target accuracy: mean Δ (row - column), marked by the
+    adjusted p of the primary test."""
     pairs = results.get("head_to_head", {})
     methods = methods_of(results)
     rows = []
@@ -198,7 +222,7 @@ def head_to_head_table(results: dict) -> Table:
             if c is None and f"{b}|{a}" in pairs:
                 c, sign = pairs[f"{b}|{a}"], -1
             row.append("" if c is None else
-                       f"{sign * c['mean_diff']:+.3f} {significance(c.get('p_t_holm'))}".rstrip())
+                       f"{sign * c['mean_diff']:+.3f} {significance(adjusted(c)[0])}".rstrip())
         rows.append(row)
     return ["row − column", *methods], rows
 
@@ -246,14 +270,13 @@ def findings(results: dict) -> list[str]:
         c = metrics.get(metric, {}).get(f"vs_{start}")
         if c is None:
             continue
-        p = c.get("p_t_holm")
-        lo, hi = c["ci95_diff"]
+        p, (lo, hi), how = adjusted(c)
         verdict = ("significantly raises" if c["mean_diff"] > 0 else "significantly lowers") \
             if p is not None and p < 0.05 else "does not significantly change"
+        dz = "undefined (every difference equal)" if c["d_z"] is None else num(c["d_z"], 2)
         out.append(f"{method} {verdict} {noun} relative to the {start} model "
-                   f"(Δ = {c['mean_diff']:+.3f}, 95% CI [{num(lo)}, {num(hi)}], "
-                   f"Holm-adjusted paired t-test p {_p_phrase(p)}, d_z = {num(c['d_z'], 2)}, "
-                   f"n = {c['n']}).")
+                   f"(Δ = {c['mean_diff']:+.3f}, adjusted 95% CI [{num(lo)}, {num(hi)}], "
+                   f"p {_p_phrase(p)} ({how}), d_z = {dz}, n = {c['n']}).")
     return out
 
 
@@ -286,6 +309,8 @@ def run_table(manifest: dict) -> Table:
         rows.append(["clean model", f"{clean.get('path', '—')}"
                      + (" (cached)" if clean.get("cached") else "")])
     rows += [[f"version: {k}", v] for k, v in manifest.get("versions", {}).items()]
+    if (manifest.get("environment") or {}).get("git_commit"):
+        rows.append(["git commit", manifest["environment"]["git_commit"]])
     rows += [[f"wall time: {k}", f"{v:.1f} s"] for k, v in manifest.get("wall_time_s", {}).items()]
     rows += [[f"wall time: seed {k}", f"{v:.1f} s"]
              for k, v in manifest.get("wall_time_per_seed_s", {}).items()]

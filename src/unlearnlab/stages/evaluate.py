@@ -92,7 +92,8 @@ class Evaluator:
         scores = score(questions + docs + self.influence(model))
         if self.cfg.keep_models:
             save_causal_lm(model, self.tokenizer, run_dir / "models" / label)
-        return {"metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "direction")}
+        return {"metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "ci_method", "direction")
+                                if x in v}
                             for k, v in scores.items()},
                 "values": {k: v["values"] for k, v in scores.items()},
                 "mia": mia_auc(docs, self.task.scoring.mia_k, self.task.scoring.mia_drop_eos)}
