@@ -32,9 +32,11 @@ def headline(results: dict, manifest: dict) -> str:
         scope = (f"{len(results['seeds'])} seeds ({seeds}); mean over seeds ± half-width of the "
                  f"95% t-interval over seeds (cut to the metric's range); {pooled} pooled")
     else:
-        scope = (f"seed {results.get('seed', manifest.get('seed'))}; {single}; "
-                 "[95% interval over items: Wilson for right/wrong outcomes, bootstrap for "
-                 "perplexities, t otherwise]")
+        first = next(iter(results["models"].values()))["metrics"]
+        how = ("95% interval over items: Wilson for right/wrong outcomes, bootstrap for "
+               "perplexities, t otherwise" if any("ci_method" in m for m in first.values())
+               else "95% t-interval over items")           # runs written before ci_method
+        scope = f"seed {results.get('seed', manifest.get('seed'))}; {single}; [{how}]"
     family = task["name"] if task["name"] in READING else "world"
     name = {"tofu": "TOFU", "custom": "Custom-data"}.get(task["name"], "RESTOR")
     return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
@@ -45,6 +47,12 @@ def terminal_summary(results: dict, manifest: dict) -> str:
     findings = "".join(f"- {line}\n" for line in tables.findings(results))
     return (headline(results, manifest) + "\n\n" + tables.markdown(tables.main_table(results))
             + "\n\n" + findings)
+
+
+def _adjusted(results: dict) -> bool:
+    """Whether the run's comparisons carry adjusted intervals (runs before them used Holm)."""
+    return any("p_adj" in c for by_metric in results.get("comparisons", {}).values()
+               for by_base in by_metric.values() for c in by_base.values())
 
 
 def summary_markdown(results: dict, manifest: dict) -> str:
@@ -58,10 +66,12 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     if stats[1]:
         parts += ["## Paired comparisons", "",
                   "Per item (target fact, or document for ppl / membership), method minus "
-                  "baseline. One primary test per outcome: exact McNemar for right/wrong "
-                  "answers, paired t otherwise; p and its interval Bonferroni-adjusted over the "
-                  "methods (the interval excludes 0 exactly when the mark is *); "
-                  "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.", "",
+                  "baseline" + (". One primary test per outcome: exact McNemar for "
+                  "right/wrong answers, paired t otherwise; p and its interval "
+                  "Bonferroni-adjusted over the methods (the interval excludes 0 exactly when "
+                  "the mark is *); " if _adjusted(results) else
+                  "; p-values of the paired t-test Holm-adjusted across methods; ")
+                  + "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.", "",
                   tables.markdown(stats), ""]
     if results.get("head_to_head"):
         parts += [f"## Method against method ({task_of(results)['primary']})", "",

@@ -186,7 +186,7 @@ def adjusted(c: dict) -> tuple[float | None, list, str]:
     if "p_adj" in c:
         how = f"{TEST_NAMES.get(c['test'], c['test'])}, Bonferroni over {c.get('family', 1)}"
         return c["p_adj"], c["ci_adj"], how
-    return c.get("p_t_holm"), c["ci95_diff"], "paired t, Holm; bootstrap CI"
+    return c.get("p_t_holm"), c.get("ci95_diff", [None, None]), "paired t, Holm; bootstrap CI"
 
 
 def stats_table(results: dict) -> Table:
@@ -274,6 +274,12 @@ def findings(results: dict) -> list[str]:
         verdict = ("significantly raises" if c["mean_diff"] > 0 else "significantly lowers") \
             if p is not None and p < 0.05 else "does not significantly change"
         dz = "undefined (every difference equal)" if c["d_z"] is None else num(c["d_z"], 2)
+        if "p_adj" not in c:                        # a run written before adjusted intervals
+            out.append(f"{method} {verdict} {noun} relative to the {start} model "
+                       f"(Δ = {c['mean_diff']:+.3f}, 95% CI [{num(lo)}, {num(hi)}], "
+                       f"Holm-adjusted paired t-test p {_p_phrase(p)}, d_z = {dz}, "
+                       f"n = {c['n']}).")
+            continue
         out.append(f"{method} {verdict} {noun} relative to the {start} model "
                    f"(Δ = {c['mean_diff']:+.3f}, adjusted 95% CI [{num(lo)}, {num(hi)}], "
                    f"p {_p_phrase(p)} ({how}), d_z = {dz}, n = {c['n']}).")
