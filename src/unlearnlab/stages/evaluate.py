@@ -18,6 +18,7 @@ from unlearnlab.eval.mia import mia_auc
 from unlearnlab.eval.records import make_records, text_records
 from unlearnlab.influence.pairs import influence_records
 from unlearnlab.models.loading import save_causal_lm
+from unlearnlab.progress import Progress
 from unlearnlab.runs import atomic_write_json
 from unlearnlab.tasks.base import Task
 from unlearnlab.texts import tokenize
@@ -57,11 +58,14 @@ class Evaluator:
         return {**groups, **self.chosen,
                 **({"influence_pairs": [list(p) for p in self.pairs]} if self.pairs else {})}
 
-    def records(self, model, doc_groups=DOC_SETS) -> tuple[list[dict], list[dict]]:
+    def records(self, model, doc_groups=DOC_SETS, bar: Progress | None = None
+                ) -> tuple[list[dict], list[dict]]:
         """The model's question records and its document records of `doc_groups`."""
         cfg = self.cfg.eval
         questions = make_records(model, self.tokenizer, self.task.items, self.task.fmt,
                                  cfg.batch_size, self.max_new_tokens, self.cfg.precision)
+        if bar is not None:
+            bar.update()
         docs = [r for group in doc_groups if group in self.doc_sets
                 for r in text_records(model, self.tokenizer, self.doc_sets[group], self.task.fmt,
                                       group, cfg.batch_size, self.cfg.precision)]
@@ -87,9 +91,15 @@ class Evaluator:
     def run(self, label: str, model, run_dir: Path) -> dict:
         """Evaluate one model: its records into records/<label>.json, and its results entry
         (per metric: aggregate with n, sd, 95% CI and direction; per-item values; MIA AUCs)."""
-        questions, docs = self.records(model)
+        bar = Progress(3, f"evaluate {label}", enabled=self.cfg.progress,
+                       unit="parts (questions, documents, influence)")
+        questions, docs = self.records(model, bar=bar)
+        bar.update()
         atomic_write_json(run_dir / "records" / f"{label}.json", questions)
-        scores = score(questions + docs + self.influence(model))
+        influence = self.influence(model)
+        bar.update()
+        bar.close()
+        scores = score(questions + docs + influence)
         if self.cfg.keep_models:
             save_causal_lm(model, self.tokenizer, run_dir / "models" / label)
         return {"metrics": {k: {x: v[x] for x in ("mean", "n", "sd", "ci95", "ci_method", "direction")

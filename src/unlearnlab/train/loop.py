@@ -13,12 +13,12 @@ import random
 from typing import Callable, Iterator
 
 import torch
-from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from unlearnlab.config import TrainConfig
 from unlearnlab.errors import UserError
 from unlearnlab.models.loading import autocast
+from unlearnlab.progress import Progress
 from unlearnlab.train.batches import ExampleSet, collate
 from unlearnlab.train.forward import forward
 from unlearnlab.train.inputs import FINETUNE, Objective, StepInputs
@@ -73,8 +73,7 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     device = next(model.parameters()).device
     model.train()
     curve = []
-    bar = tqdm(range(steps), desc=desc, disable=None if progress else True, leave=False,
-               dynamic_ncols=True)  # None: shown only on a terminal
+    bar = Progress(steps, desc, enabled=progress)   # a bar on a terminal, else periodic lines
     for step in bar:
         totals: dict[str, float] = {}
         for _ in range(cfg.grad_accum):
@@ -94,11 +93,10 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
         optimizer.zero_grad(set_to_none=True)
         curve.append({"step": step + 1, "lr": scheduler.get_last_lr()[0],
                       "grad_norm": float(grad_norm), **totals})
-        bar.set_postfix(loss=f"{totals['loss']:.4f}")
+        bar.note(loss=totals["loss"])
         if on_step is not None:
             on_step(step + 1)
             model.train()              # a hook may have evaluated the model
-    bar.close()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
