@@ -82,6 +82,9 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
             label: {kind: over_seeds([r["privacy_leak"][label][kind] for r in results])
                     for kind in leak}
             for label, leak in first["privacy_leak"].items()}
+    warnings = [f"seed {s}: {w}" for s, r in zip(seeds, results) for w in r.get("warnings", [])]
+    if warnings:
+        out["warnings"] = warnings
     out["comparisons"] = paired_comparisons(out)
     out["head_to_head"] = head_to_head(out["models"], methods, task_of(out)["primary"])
     return out

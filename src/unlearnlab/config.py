@@ -201,8 +201,13 @@ class EvalConfig:
                                       "rougeL_recall_target", "ppl_forget")
     influence: bool = False           # influence of forget texts on their queries, per model
     influence_params: str = "all"     # the parameters whose gradients the influence uses
+    clean_floor: float = 0.5          # the clean model must answer this share of target questions
+    clean_check: str = "warn"         # below the floor: warn (summary, report) or refuse (exit 2)
 
     def __post_init__(self):
+        _one_of("clean_check", self.clean_check, ("warn", "refuse"))
+        if not 0 <= self.clean_floor <= 1:
+            raise UserError(f"clean_floor must be in [0, 1], got {self.clean_floor}")
         if self.batch_size < 1 or self.max_new_tokens < 0:
             raise UserError("batch_size must be >= 1 and max_new_tokens >= 0")
         if self.docs_per_set < 0:

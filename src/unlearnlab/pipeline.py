@@ -26,6 +26,7 @@ from unlearnlab import report, tasks
 from unlearnlab.aggregate import aggregate
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
+from unlearnlab.errors import UserError
 from unlearnlab.models.loading import load_causal_lm, pick_device
 from unlearnlab.runs import atomic_write_json, environment, point_latest, replace_dir, versions
 from unlearnlab.stages import evaluate, learn, pretrain, unlearn
@@ -116,6 +117,28 @@ def _run_seeds(cfg: Config, device, run_dir: Path, log) -> None:
     atomic_write_json(run_dir / "manifest.json", manifest)
 
 
+def _check_clean(cfg: Config, results: dict, before: str, log) -> None:
+    """On tasks that measure restoration, the clean model must know the target facts, else
+    forgetting and restoration mean nothing: warn (results["warnings"], summary, report) or,
+    with eval.clean_check: refuse, stop with exit 2 before any training."""
+    task = results["task"]
+    if not task.get("restoration") or cfg.eval.clean_floor <= 0:
+        return
+    score = results["models"][before]["metrics"].get(task["primary"], {}).get("mean")
+    if score is None or score >= cfg.eval.clean_floor:
+        return
+    hint = ("an outside model does not know the task's facts: evaluate it on a task whose data "
+            "it knows (task: custom), or teach it first" if cfg.model != "builtin" else
+            "train the clean model longer (pretrain.train) or on more of the facts")
+    message = (f"the {before} model answers only {score:.1%} of the target questions "
+               f"({task['primary']}), below eval.clean_floor {cfg.eval.clean_floor:g}: "
+               f"forgetting and restoration cannot be measured; {hint}")
+    if cfg.eval.clean_check == "refuse":
+        raise UserError(message + " (eval.clean_check: refuse)")
+    results.setdefault("warnings", []).append(message)
+    log(f"WARNING: {message}")
+
+
 def _evaluate_only(cfg: Config, device, run_dir: Path, log) -> None:
     timer = Timer()
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
@@ -165,6 +188,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
         if before:
             with timer("evaluate"):
                 models[before] = evaluator.run(before, model, run_dir)
+            _check_clean(cfg, results, before, log)
         with timer("learn"):
             model, curve = learn.run(cfg, task, model, tokenizer, list(recorders.values()))
         atomic_write_json(run_dir / "curves" / "learn.json", curve)

@@ -124,7 +124,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         sections=[("models", "Models"), ("figures", "Figures"), ("metrics", "Every metric"),
                   ("stats", "Paired comparisons"),
                   *([("relations", "Per relation")] if relations else []), ("run", "Run")],
-        seed_runs=seed_runs,
+        seed_runs=seed_runs, warnings=results.get("warnings", []),
         main=tables.main_table(results), findings=tables.findings(results),
         figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),

@@ -45,8 +45,9 @@ def headline(results: dict, manifest: dict) -> str:
 def terminal_summary(results: dict, manifest: dict) -> str:
     """What `unlearnlab run` prints: the headline, the models table and the findings."""
     findings = "".join(f"- {line}\n" for line in tables.findings(results))
+    warnings = "".join(f"WARNING: {w}\n" for w in results.get("warnings", []))
     return (headline(results, manifest) + "\n\n" + tables.markdown(tables.main_table(results))
-            + "\n\n" + findings)
+            + "\n\n" + findings + ("\n" + warnings if warnings else ""))
 
 
 def _adjusted(results: dict) -> bool:
@@ -57,6 +58,7 @@ def _adjusted(results: dict) -> bool:
 
 def summary_markdown(results: dict, manifest: dict) -> str:
     parts = [f"# {manifest.get('name', 'run')}", "", headline(results, manifest), "",
+             *[f"**Warning:** {w}\n" for w in results.get("warnings", [])],
              "## Models", "", tables.markdown(tables.main_table(results)), ""]
     findings = tables.findings(results)
     if findings:

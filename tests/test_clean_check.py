@@ -1,0 +1,43 @@
+"""The clean model must know the target facts: an outside model that does not is caught."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import TINY, read_json
+from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
+
+from unlearnlab.config import load_config
+from unlearnlab.pipeline import _check_clean
+
+
+def test_an_outside_model_that_does_not_know_the_facts_is_refused(tiny_run, tmp_path):
+    clean = read_json(tiny_run / "manifest.json")["clean_model"]["path"]
+    outside = tmp_path / "outside"
+    LlamaForCausalLM(AutoConfig.from_pretrained(clean)).save_pretrained(outside)   # random weights
+    AutoTokenizer.from_pretrained(clean).save_pretrained(outside)
+    proc = subprocess.run([sys.executable, "-m", "unlearnlab", "run", str(TINY),
+                           "--set", f"model={outside}", "--set", "eval.clean_check=refuse",
+                           "--set", f"runs_dir={tmp_path / 'runs'}", "--set", "name=outside",
+                           "--set", "progress=false"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "the clean model answers only 0.0% of the target questions" in lines[0]
+    assert "an outside model does not know the task's facts" in lines[0]
+    assert not (tmp_path / "runs" / "outside").exists()
+
+
+def test_below_the_floor_warns_in_the_results():
+    cfg = load_config(TINY, ["eval.clean_floor=0.9"])
+    results = {"task": {"restoration": True, "primary": "target_accuracy"},
+               "models": {"clean": {"metrics": {"target_accuracy": {"mean": 0.25}}}}}
+    logged = []
+    _check_clean(cfg, results, "clean", logged.append)
+    assert results["warnings"] == [logged[0].removeprefix("WARNING: ")]
+    assert "answers only 25.0% of the target questions (target_accuracy), below " \
+           "eval.clean_floor 0.9" in results["warnings"][0]
+    fine = {"task": results["task"], "models": {"clean": {"metrics": {"target_accuracy": {"mean": 0.95}}}}}
+    _check_clean(cfg, fine, "clean", logged.append)
+    assert "warnings" not in fine
