@@ -156,3 +156,15 @@ def test_paired_comparisons_per_method_adjusted(tiny_run):
         assert c["p"] <= c["p_adj"] == min(1.0, c["family"] * c["p"])
         assert c["family"] == len(cmp)
         assert "vs_clean" in by_metric["logp_correct"]
+
+
+def test_methods_name_describes_one_method_and_version(tmp_path):
+    proc = _cli("methods", "npo", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "L_NPO(theta) = -(2 / beta)" in proc.stdout                    # the equation
+    assert "  beta: float = 0.1  valid: > 0.0" in proc.stdout.splitlines()
+    proc = _cli("methods", "magic", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown method 'magic'" in proc.stderr
+    from unlearnlab import __version__
+
+    assert _cli("--version", cwd=tmp_path).stdout.strip() == f"unlearnlab {__version__}"
