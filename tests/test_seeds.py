@@ -91,6 +91,7 @@ def test_three_seeds_report_mean_and_ci_for_every_metric(tiny_run):
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) >= len(results["models"]["clean"]["metrics"])
     for row in rows[:len(results["models"]["clean"]["metrics"])]:
-        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        how, *cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert how == "t over seeds"
         assert len(cells) == 4 and all("±" in c for c in cells), row
     assert "3 seeds (0, 1, 2)" in summary
