@@ -71,6 +71,13 @@ def test_compare_two_runs_side_by_side(tiny_run, curves_run, tmp_path, capsys, c
     printed = capsys.readouterr().out
     assert f"| {tiny_run.name} | npo_retain |" in printed and "| curves | iterative |" in printed
     assert (out / "summary.md").read_text() in printed
+    # what differs between the two configs, key by key (the names are left out)
+    assert "## What differs" in printed
+    assert f"| config key | {tiny_run.name} | curves |" in printed
+    assert "| eval.every_n_steps | 10 | 4 |" in printed
+    assert "| methods | [ga, graddiff, kl, npo, npo_retain] | [npo, iterative, task_vector] |" \
+        in printed
+    assert "| name |" not in printed
     page = inspect_page(out / "report.html", screenshot_path=ARTIFACTS / "compare.png")
     assert [img["id"] for img in page["images"]] == ["fig-tradeoff"]
     assert page["images"][0]["natural_width"] > 200

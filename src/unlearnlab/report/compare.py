@@ -36,6 +36,27 @@ def runs_table(runs, names) -> tables.Table:
     return ["run", "config hash", "seeds", "task", "questions", "wall time"], rows
 
 
+def _flatten(tree, prefix: str = "") -> dict[str, str]:
+    """Dotted keys of a nested config -> a printable value (lists and scalars as YAML-ish text)."""
+    if isinstance(tree, dict):
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: "[" + ", ".join(map(str, tree)) + "]" if isinstance(tree, list)
+            else str(tree)}
+
+
+def config_differences(runs, names) -> tables.Table:
+    """The config keys whose values differ between the runs (run names and the paths of
+    folders left out): what was changed from one run to the next."""
+    flat = [_flatten(r.manifest.get("config", {})) for r in runs]
+    keys = sorted({k for f in flat for k in f} - {"name", "runs_dir"})
+    rows = [[key, *(f.get(key, "—") for f in flat)] for key in keys
+            if len({f.get(key, "—") for f in flat}) > 1]
+    return ["config key", *names], rows
+
+
 def _questions(results: dict) -> str:
     items = results["items"]
     if "target" in items:
@@ -113,11 +134,14 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]
                      "caption": "Each method of each run; colour = method, marker = run.",
                      **tradeoff_across_runs(runs, names)})
     overview, rows = runs_table(runs, names), side_by_side(runs, names)
+    diffs = config_differences(runs, names)
     html = _environment().get_template("compare.html.j2").render(
         title="unlearnlab comparison", headline=headline, runs=overview, side_by_side=rows,
-        figures=[embeddable(f) for f in figs])
+        differences=diffs, figures=[embeddable(f) for f in figs])
+    what = (["## What differs", "", tables.markdown(diffs), ""] if diffs[1] else
+            ["The runs' configs are identical (apart from their names).", ""])
     markdown = "\n".join(["# unlearnlab comparison", "", headline, "",
-                          tables.markdown(overview), "", tables.markdown(rows), ""])
+                          tables.markdown(overview), "", *what, tables.markdown(rows), ""])
     for f in figs:
         atomic_write_bytes(out / "figures" / f"{f['id']}.pdf", f["pdf"])
     atomic_write_text(out / "summary.md", markdown)
