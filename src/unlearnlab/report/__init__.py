@@ -76,7 +76,8 @@ FIGURES = (
      "Curve metrics evaluated every eval.every_n_steps steps (step 0 = the starting model).",
      lambda run: figures.metric_curves(run.results)),
     ("losses", "Training losses",
-     "The learn stage's (corruption's) fine-tuning loss and each method's unlearning loss per step.",
+     "The learn stage's (corruption's) fine-tuning loss and each method's unlearning loss per "
+     "step, one panel each on its own scale (the methods' losses are not comparable).",
      lambda run: figures.loss_curves(run.results, run.curves)),
     ("probe", "Logit probe",
      "Per target fact: mean per-token log-prob of the correct, the injected and a random "

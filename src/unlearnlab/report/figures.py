@@ -181,20 +181,24 @@ def loss_curves(results: dict, curves: dict[str, list[dict]]) -> Rendered | None
     roles = task_of(results)["roles"]
     palette = colors(results, [roles["before"], roles["start"],
                                *[k for k in curves if k not in LEARN_CURVES]])
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.0), squeeze=False)
-        for name, points in curves.items():
+    names = sorted(curves, key=lambda k: k not in LEARN_CURVES)          # learning first
+    ncols = min(4, len(names))
+    nrows = -(-len(names) // ncols)
+    with plt.rc_context(STYLE):                  # small multiples: each loss on its own scale
+        fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols + 0.6, 2.3 * nrows + 0.3),
+                                 squeeze=False)
+        for ax, name in zip(axes.flat, names):
+            points = curves[name]
             learn = name in LEARN_CURVES
-            ax = axes[0][0] if learn else axes[0][1]
-            color = palette[roles["start"]] if learn else palette[name]
-            ax.plot([p["step"] for p in points], [p["loss"] for p in points], label=name, color=color)
-        axes[0][0].set_title("corruption: training loss" if roles["start"] == "corrupted"
-                             else f"learning ({roles['start']}): training loss")
-        axes[0][1].set_title("unlearning: each method's loss")
-        for ax in axes[0]:
+            ax.plot([p["step"] for p in points], [p["loss"] for p in points],
+                    color=palette[roles["start"]] if learn else palette[name])
+            ax.set_title(("corruption" if roles["start"] == "corrupted" else
+                          f"learning ({roles['start']})") if learn else name, fontsize=9)
             ax.set_xlabel("step")
-        if axes[0][1].lines:
-            axes[0][1].legend(fontsize=7, frameon=False)
+            ax.set_ylabel("training loss" if learn else "loss (this method's objective)")
+        for ax in list(axes.flat)[len(names):]:
+            ax.set_visible(False)
+        fig.tight_layout()
         return export(fig)
 
 
