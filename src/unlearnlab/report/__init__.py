@@ -19,7 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
-from unlearnlab.report.summary import headline, summary_markdown, terminal_summary
+from unlearnlab.report.summary import (comparisons_lead, headline, summary_markdown,
+                                       terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
 __all__ = ["RunFiles", "embeddable", "load_run", "render", "render_html", "terminal_summary"]
@@ -131,7 +132,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=relations,
         primary=task_of(results)["primary"].replace("_", " "),
-        item_noun="target fact" if "target" in results["items"] else "question",
+        comparisons_lead=comparisons_lead(results),
         run=tables.run_table(manifest),
         config_yaml=yaml.safe_dump(manifest.get("config", {}), sort_keys=False))
 

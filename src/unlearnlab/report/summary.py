@@ -50,10 +50,18 @@ def terminal_summary(results: dict, manifest: dict) -> str:
             + "\n\n" + findings + ("\n" + warnings if warnings else ""))
 
 
-def _adjusted(results: dict) -> bool:
-    """Whether the run's comparisons carry adjusted intervals (runs before them used Holm)."""
-    return any("p_adj" in c for by_metric in results.get("comparisons", {}).values()
-               for by_base in by_metric.values() for c in by_base.values())
+def comparisons_lead(results: dict) -> str:
+    """How the paired comparisons were computed, for summary.md and the report alike (runs
+    written before adjusted intervals used Holm-adjusted t-tests)."""
+    adjusted = any("p_adj" in c for by_metric in results.get("comparisons", {}).values()
+                   for by_base in by_metric.values() for c in by_base.values())
+    noun = "target fact" if "target" in results["items"] else "question"
+    how = (". One primary test per outcome: exact McNemar for right/wrong answers, paired t "
+           "otherwise; p and its interval Bonferroni-adjusted over the methods (the interval "
+           "excludes 0 exactly when the mark is *); " if adjusted else
+           "; p-values of the paired t-test Holm-adjusted across methods; ")
+    return (f"Per item ({noun}, or document for ppl / membership), method minus baseline{how}"
+            "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.")
 
 
 def summary_markdown(results: dict, manifest: dict) -> str:
@@ -66,14 +74,7 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     parts += ["## Every metric", "", tables.markdown(tables.all_metrics_table(results)), ""]
     stats = tables.stats_table(results)
     if stats[1]:
-        parts += ["## Paired comparisons", "",
-                  "Per item (target fact, or document for ppl / membership), method minus "
-                  "baseline" + (". One primary test per outcome: exact McNemar for "
-                  "right/wrong answers, paired t otherwise; p and its interval "
-                  "Bonferroni-adjusted over the methods (the interval excludes 0 exactly when "
-                  "the mark is *); " if _adjusted(results) else
-                  "; p-values of the paired t-test Holm-adjusted across methods; ")
-                  + "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.", "",
+        parts += ["## Paired comparisons", "", comparisons_lead(results), "",
                   tables.markdown(stats), ""]
     if results.get("head_to_head"):
         parts += [f"## Method against method ({task_of(results)['primary']})", "",
