@@ -50,6 +50,52 @@ IMAGES_JS = """JSON.stringify({title: document.title, images: Array.from(documen
           natural_height: img.naturalHeight, rendered_width: r.width, rendered_height: r.height};
 })})"""
 
+LAYOUT_JS = """(() => {
+  const visible = el => { const s = getComputedStyle(el); const r = el.getBoundingClientRect();
+    return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0; };
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '');
+  const overflows = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth + 1)
+    overflows.push(`page: ${doc.scrollWidth}px wide in a ${window.innerWidth}px window`);
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!visible(el) || el.closest('details:not([open])')) continue;
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+      overflows.push(`${name(el)} scrolls: content ${el.scrollWidth}px in ${el.clientWidth}px`);
+    const parent = el.parentElement;
+    if (parent && parent !== document.body.parentElement) {
+      const r = el.getBoundingClientRect(), p = parent.getBoundingClientRect();
+      const pad = parseFloat(getComputedStyle(parent).paddingRight) || 0;
+      if (r.right > p.right - pad + 1 && parent.tagName !== 'TR' && parent.tagName !== 'TBODY'
+          && parent.tagName !== 'TABLE')
+        overflows.push(`${name(el)} sticks out of ${name(parent)} by ${Math.round(r.right - p.right + pad)}px`);
+    }
+  }
+  const boxes = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  let node, k = 0;
+  while ((node = walker.nextNode())) {
+    if (!node.textContent.trim() || !visible(node.parentElement)) continue;
+    if (node.parentElement.closest('details:not([open]), style, script')) continue;
+    const range = document.createRange(); range.selectNodeContents(node);
+    for (const r of range.getClientRects())
+      if (r.width > 0 && r.height > 0) boxes.push({k, r, text: node.textContent.trim().slice(0, 40)});
+    k++;
+  }
+  const overlaps = [];
+  boxes.sort((a, b) => a.r.top - b.r.top);
+  for (let i = 0; i < boxes.length; i++)
+    for (let j = i + 1; j < boxes.length && boxes[j].r.top < boxes[i].r.bottom - 1; j++) {
+      const a = boxes[i], b = boxes[j];
+      if (a.k === b.k) continue;
+      const dx = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left);
+      const dy = Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top);
+      if (dx > 1 && dy > 1) overlaps.push(`"${a.text}" overlaps "${b.text}"`);
+    }
+  return JSON.stringify({overflows, overlaps, text_boxes: boxes.length});
+})()"""
+
 
 def find_chromium() -> str | None:
     """Path of a Chromium binary on PATH, or None."""
@@ -172,7 +218,11 @@ def inspect_page(html_path: Path, screenshot_path: Path | None = None, timeout: 
                  "rendered_width", "rendered_height"}, ...],
      "console_errors": [str, ...],  # console.error/assert and Log entries with level error
      "exceptions": [str, ...],      # uncaught exceptions (Runtime.exceptionThrown)
-     "title": document.title}
+     "title": document.title,
+     "overflows": [str, ...],       # the page or a visible element wider than its container,
+                                    # or a container showing a horizontal scroll bar
+     "overlaps": [str, ...],        # pairs of visible text boxes that overprint each other
+     "text_boxes": int}             # how many text boxes were checked
     and, if screenshot_path is given, save a full-page PNG screenshot there."""
     binary = find_chromium()
     if binary is None:
@@ -194,6 +244,8 @@ def inspect_page(html_path: Path, screenshot_path: Path | None = None, timeout: 
         cdp.drain(0.2)
         value = cdp.send("Runtime.evaluate", sid, expression=IMAGES_JS, returnByValue=True)
         facts = json.loads(value["result"]["value"])
+        layout = cdp.send("Runtime.evaluate", sid, expression=LAYOUT_JS, returnByValue=True)
+        facts["layout"] = json.loads(layout["result"]["value"])
 
         if screenshot_path is not None:
             metrics = cdp.send("Page.getLayoutMetrics", sid)
@@ -216,7 +268,7 @@ def inspect_page(html_path: Path, screenshot_path: Path | None = None, timeout: 
                 d = p["exceptionDetails"]
                 exceptions.append(d.get("exception", {}).get("description") or d.get("text", ""))
         return {"images": facts["images"], "console_errors": errors,
-                "exceptions": exceptions, "title": facts["title"]}
+                "exceptions": exceptions, "title": facts["title"], **facts["layout"]}
     finally:
         if cdp is not None:
             cdp.close()

@@ -1,6 +1,7 @@
 """The report: written by every run, re-rendered identically from saved files, opened in
 headless Chromium (every plot decoded and laid out, no console error), and its tables."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -63,6 +64,82 @@ def test_report_opens_in_chromium_with_every_plot_and_no_errors(curves_run, chro
         assert img["rendered_width"] > 200 and img["rendered_height"] > 100, img
     assert page["console_errors"] == [] and page["exceptions"] == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page["overflows"] == [] and page["overlaps"] == []
+    assert page["text_boxes"] > 500                       # the check saw the page's text
+
+
+def seventeen_models(run: Path, out: Path) -> Path:
+    """A copy of the tiny run grown to `methods=all` size for layout checks: every registered
+    method that did not run becomes a copy of a method that did, its restoration and utility
+    shifted a little so points and labels crowd the plots as a real methods=all run does."""
+    from unlearnlab.methods import METHODS
+    from unlearnlab.comparisons import head_to_head
+
+    shutil.copytree(run, out)
+    results = read_json(out / "results.json")
+    ran = list(results["methods"])
+    for k, name in enumerate(n for n in METHODS.names() if n not in ran):
+        source = ran[k % len(ran)]
+        results["models"][name] = json.loads(json.dumps(results["models"][source]))
+        util = results["models"][name]["metrics"]["utility"]
+        util["mean"] = min(1.0, util["mean"] + 0.01 * (k % 5))
+        results["restoration"][name] = results["restoration"][source] + 0.02 * (k % 3)
+        results["comparisons"][name] = results["comparisons"][source]
+        results["methods"].append(name)
+    results["head_to_head"] = head_to_head(results["models"], results["methods"], "target_accuracy")
+    (out / "results.json").write_text(json.dumps(results))
+    return out
+
+
+def test_report_with_every_method_fits_the_page(tiny_run, tmp_path, chromium):
+    run = seventeen_models(tiny_run, tmp_path / "all")
+    assert main(["report", str(run)]) == 0
+    page = inspect_page(run / "report.html", screenshot_path=ARTIFACTS / "report-all-methods.png")
+    assert len(read_json(run / "results.json")["methods"]) >= 15
+    assert page["console_errors"] == [] and page["exceptions"] == []
+    assert page["overflows"] == [], page["overflows"][:5]
+    assert page["overlaps"] == [], page["overlaps"][:5]
+    html = (run / "report.html").read_text()
+    assert 'class="scroll"' not in html                   # no table behind a scroll bar
+    assert html.count("<th>metric</th><th>95% interval</th>") >= 3    # every-metric table split
+
+
+def test_tradeoff_labels_do_not_overprint(tiny_run, tmp_path, monkeypatch):
+    from unlearnlab.report import figures
+    run = seventeen_models(tiny_run, tmp_path / "all")
+    seen = {}
+    monkeypatch.setattr(figures, "export", lambda fig: seen.setdefault("fig", fig) and {})
+    real = figures.place_labels
+    monkeypatch.setattr(figures, "place_labels",
+                        lambda ax, texts: seen.setdefault("texts", real(ax, texts)))
+    figures.tradeoff(read_json(run / "results.json"))
+    assert len(seen["texts"]) == len(read_json(run / "results.json")["methods"]) + 2
+    assert figures.overlapping_labels(seen["fig"], seen["texts"]) == []
+
+
+def test_twenty_methods_get_twenty_distinct_colour_and_style_pairs():
+    from unlearnlab.report import figures
+    results = {"models": {}, "methods": [f"m{i}" for i in range(20)]}
+    labels = ["clean", "corrupted", *results["methods"]]
+    palette, style = figures.colors(results, labels), figures.styles(results, labels)
+    pairs = {(palette[m], style[m]) for m in results["methods"]}
+    assert len(pairs) == 20
+    assert palette["clean"] == figures.BEFORE and palette["corrupted"] == figures.START
+    assert figures.BEFORE not in figures.HUES and figures.START not in figures.HUES
+
+
+def test_wide_tables_are_split_repeating_the_label_columns():
+    from unlearnlab.report.layout import fit
+    header = ["metric", "how", *(f"model{i}" for i in range(6))]
+    rows = [["acc", "Wilson", *("0.500 [0.400, 0.600]" for _ in range(6))]]
+    # widths: metric 6+3, how 6+3, each model 20+3 -> 18 + 23 k; budget 90 -> 3 models a part
+    parts = fit((header, rows), keep=2, budget=90)
+    assert [p["header"] for p in parts] == [["metric", "how", "model0", "model1", "model2"],
+                                           ["metric", "how", "model3", "model4", "model5"]]
+    assert parts[1]["rows"] == [["acc", "Wilson", *("0.500 [0.400, 0.600]" for _ in range(3))]]
+    assert fit((header, rows), keep=2, budget=None)[0]["header"] == header
+    text = (["test"], [["exact McNemar, Bonferroni over 15"]])
+    assert fit(text)[0]["wrap"] == [True]
 
 
 def test_compare_two_runs_side_by_side(tiny_run, curves_run, tmp_path, capsys, chromium):
@@ -78,7 +155,19 @@ def test_compare_two_runs_side_by_side(tiny_run, curves_run, tmp_path, capsys, c
     assert "| methods | [ga, graddiff, kl, npo, npo_retain] | [npo, iterative, task_vector] |" \
         in printed
     assert "| name |" not in printed
+    # paired tests between the runs: the same items, so curves' npo against the first run's
+    from unlearnlab.stats.paired import paired_comparison
+    first, curves = read_json(tiny_run / "results.json"), read_json(curves_run / "results.json")
+    assert "## Paired tests between runs" in printed
+    rows = [line for line in printed.splitlines() if line.startswith("| curves | npo | target_accuracy |")]
+    c = paired_comparison(curves["models"]["npo"]["values"]["target_accuracy"],
+                          first["models"]["npo"]["values"]["target_accuracy"])
+    family = int(rows[0].split("Bonferroni over ")[1].split(" ")[0])
+    present = [m for m in curves["task"]["compared"] if m in curves["models"]["npo"]["values"]]
+    assert family == 3 * len(present) == 15              # clean, corrupted, npo × 5 metrics
+    assert rows[0].startswith(f"| curves | npo | target_accuracy | {c['n']} | {c['mean_diff']:+.3f} |")
     page = inspect_page(out / "report.html", screenshot_path=ARTIFACTS / "compare.png")
+    assert page["overflows"] == [] and page["overlaps"] == []
     assert [img["id"] for img in page["images"]] == ["fig-tradeoff"]
     assert page["images"][0]["natural_width"] > 200
     assert page["console_errors"] == [] and page["exceptions"] == []

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
+from unlearnlab.report.layout import fit
 from unlearnlab.report.summary import (comparisons_lead, headline, summary_markdown,
                                        terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
@@ -112,8 +113,10 @@ def embeddable(fig: dict) -> dict:
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("unlearnlab", "report"),
-                       autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+    env = Environment(loader=PackageLoader("unlearnlab", "report"),
+                      autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+    env.globals["fit"] = fit
+    return env
 
 
 def render_html(run: RunFiles, figs: list[dict]) -> str:

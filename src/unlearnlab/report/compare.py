@@ -12,6 +12,7 @@ from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.figures import STYLE, Rendered, export
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
+from unlearnlab.stats.paired import paired_comparison
 
 RESTOR_COLUMNS = ("target_accuracy", "corrupted_rate", "utility", "restoration", "ppl_forget",
                   "mia_auc")
@@ -86,12 +87,49 @@ def side_by_side(runs, names) -> tables.Table:
     return ["run", "model", *(title for _, title in cols)], rows
 
 
+def same_items(a: dict, b: dict) -> bool:
+    """Whether two runs scored the same items in the same order (so values pair up)."""
+    return a["items"] == b["items"]
+
+
+def between_runs(runs, names) -> tuple[tables.Table, list[str]]:
+    """Paired tests of each later run against the first, model by model, on the task's
+    compared metrics, where both runs scored the same items: the primary test (exact McNemar
+    for right/wrong outcomes, paired t otherwise), Bonferroni over every comparison in the
+    table. Returns the table and a note per run whose items do not match."""
+    ref, ref_name = runs[0].results, names[0]
+    todo, notes = [], []
+    for name, run in zip(names[1:], runs[1:]):
+        if not same_items(ref, run.results):
+            notes.append(f"{name} scored other items than {ref_name}: no paired test")
+            continue
+        for label in tables.labels_of(run.results):
+            if label not in ref["models"]:
+                continue
+            for metric in task_of(run.results)["compared"]:
+                a = run.results["models"][label]["values"].get(metric)
+                b = ref["models"][label]["values"].get(metric)
+                if a is not None and b is not None and None not in a and None not in b:
+                    todo.append((name, label, metric, a, b))
+    rows = []
+    for name, label, metric, a, b in todo:
+        c = paired_comparison(a, b, family=len(todo))
+        p, (lo, hi), how = tables.adjusted(c)
+        rows.append([name, label, metric, str(c["n"]), f"{c['mean_diff']:+.3f}",
+                     f"[{tables.num(lo)}, {tables.num(hi)}]", tables.num(c["d_z"], 2),
+                     tables.pvalue(p), how, tables.significance(p)])
+    header = ["run", "model", "metric", "n", f"mean Δ (run − {ref_name})",
+              "adjusted 95% CI of Δ", "d_z", "adjusted p", "test", "sig."]
+    return (header, rows), notes
+
+
 def tradeoff_across_runs(runs, names) -> Rendered:
     """Restoration vs utility: colour = method, marker = run."""
     labels = list(dict.fromkeys(m for r in runs for m in tables.labels_of(r.results)))
     palette = figures.colors(runs[0].results, labels)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        texts = []
         for k, (name, run) in enumerate(zip(names, runs)):
             marker = MARKERS[k % len(MARKERS)]
             for m in tables.methods_of(run.results):
@@ -100,8 +138,9 @@ def tradeoff_across_runs(runs, names) -> Rendered:
                 if x is None or y is None:
                     continue
                 ax.scatter([x], [y], marker=marker, color=palette[m], zorder=3)
-                ax.annotate(m, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+                texts.append(ax.text(x, y, m, fontsize=7, color=palette[m]))
             ax.scatter([], [], marker=marker, color="#555", label=name)
+        figures.place_labels(ax, texts)
         ax.axvline(0, color="#999", lw=0.8)
         ax.axvline(1, color="#999", lw=0.8, ls="--")
         ax.set_xlabel("restoration")
@@ -135,13 +174,21 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> tuple[Path, str]
                      **tradeoff_across_runs(runs, names)})
     overview, rows = runs_table(runs, names), side_by_side(runs, names)
     diffs = config_differences(runs, names)
+    paired, notes = between_runs(runs, names)
+    lead = (f"Per item, each run's model minus the same model in {names[0]}, where both runs "
+            "scored the same items; exact McNemar for right/wrong answers, paired t otherwise; "
+            f"p and interval Bonferroni-adjusted over the {len(paired[1])} comparisons.")
     html = _environment().get_template("compare.html.j2").render(
         title="unlearnlab comparison", headline=headline, runs=overview, side_by_side=rows,
-        differences=diffs, figures=[embeddable(f) for f in figs])
+        differences=diffs, paired=paired, paired_lead=lead, paired_notes=notes,
+        figures=[embeddable(f) for f in figs])
     what = (["## What differs", "", tables.markdown(diffs), ""] if diffs[1] else
             ["The runs' configs are identical (apart from their names).", ""])
+    tests = ["## Paired tests between runs", "", lead, "", *notes, *([""] if notes else []),
+             *([tables.markdown(paired), ""] if paired[1] else [])]
     markdown = "\n".join(["# unlearnlab comparison", "", headline, "",
-                          tables.markdown(overview), "", *what, tables.markdown(rows), ""])
+                          tables.markdown(overview), "", *what, tables.markdown(rows), "",
+                          *tests])
     for f in figs:
         atomic_write_bytes(out / "figures" / f"{f['id']}.pdf", f["pdf"])
     atomic_write_text(out / "summary.md", markdown)

@@ -14,24 +14,128 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.patches  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from unlearnlab.comparisons import task_of  # noqa: E402
+from unlearnlab.eval.metrics import METRICS  # noqa: E402
 from unlearnlab.report.tables import interval, labels_of, methods_of, per_relation  # noqa: E402
 
 DPI = 100
 STYLE = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI}
 BEFORE, START = "#4c956c", "#c0392b"
+# Methods: ten hues (tab10 without its red and green, which mean clean / corrupted here, plus
+# two dark ones), then the same ten again drawn dashed with square markers, so up to 20
+# methods stay distinguishable by colour and style together.
+HUES = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+        "#17becf", "#000075", "#9a6324")
+SOLID, DASHED = ("o", "-"), ("s", "--")
 
 
 def colors(results: dict, labels: list[str] | None = None) -> dict[str, str]:
     """A stable colour per model: the model before learning green, the starting (e.g.
-    corrupted) model red, methods from tab10/tab20."""
+    corrupted) model red, methods from HUES (see `styles` for methods 11-20)."""
     roles = task_of(results)["roles"]
     fixed = {roles["before"]: BEFORE, roles["start"]: START}
     methods = [label for label in (labels or labels_of(results)) if label not in fixed]
-    cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
-    return {**fixed, **{m: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, m in enumerate(methods)}}
+    return {**fixed, **{m: HUES[i % len(HUES)] for i, m in enumerate(methods)}}
+
+
+def styles(results: dict, labels: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """(marker, line style) per model: the first ten methods solid with circles, the next
+    ten dashed with squares; clean and the starting model squares, solid."""
+    roles = task_of(results)["roles"]
+    fixed = {roles["before"]: ("s", "-"), roles["start"]: ("s", "-")}
+    methods = [label for label in (labels or labels_of(results)) if label not in fixed]
+    return {**fixed, **{m: SOLID if (i // len(HUES)) % 2 == 0 else DASHED
+                        for i, m in enumerate(methods)}}
+
+
+READABLE = {"target_accuracy": "target accuracy", "corrupted_rate": "corrupted-answer rate",
+            "utility": "utility (other entities)", "ppl_forget": "perplexity of forget texts",
+            "ppl_retain": "perplexity of retain texts", "ppl_holdout": "perplexity of held-out texts",
+            "rougeL_recall_target": "ROUGE-L recall (target)",
+            "rougeL_recall_utility": "ROUGE-L recall (utility)"}
+
+
+def title_of(name: str) -> str:
+    """A metric's readable name (READABLE, else its key in words) with the better
+    direction's arrow."""
+    metric = METRICS.get(name) if name in METRICS else None
+    if name in READABLE:
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(metric.direction if metric else "", "")
+        return READABLE[name] + arrow
+    arrow = {"higher": " ↑", "lower": " ↓"}.get(metric.direction if metric else "", "")
+    return name.replace("_", " ") + arrow
+
+
+def unit_of(name: str) -> str:
+    """The y-axis label of a metric's panel."""
+    if name.startswith("ppl"):
+        return "perplexity"
+    if name.startswith("logp"):
+        return "mean log-prob per token"
+    metric = METRICS.get(name) if name in METRICS else None
+    if metric and tuple(metric.range) == (0.0, 1.0):
+        return "fraction of items (0-1)"
+    return "mean over items"
+
+
+def place_labels(ax, texts: list) -> list:
+    """Move point labels apart so none overprints another or sits on a point (adjustText),
+    with a thin leader line back to the point when a label moved. Where points crowd so
+    that adjustText cannot separate every label, the labels go to a column beside the axes
+    instead, in the points' vertical order, each joined to its point by a line. Returns the
+    labels as drawn."""
+    if len(texts) < 2:
+        return texts
+    from adjustText import adjust_text
+    points = [t.get_position() for t in texts]
+    xs, ys = zip(*points)
+    ax.margins(x=0.12, y=0.12)                         # room for labels inside the frame
+    adjust_text(texts, x=list(xs), y=list(ys), ax=ax, expand=(1.25, 1.5), max_move=None,
+                iter_lim=2000, ensure_inside_axes=True,
+                arrowprops={"arrowstyle": "-", "color": "#888", "lw": 0.5})
+    if not overlapping_labels(ax.figure, texts):
+        return texts
+    for t in texts:                                    # the leader lines adjustText drew too
+        t.remove()
+    for patch in list(ax.patches):
+        if isinstance(patch, matplotlib.patches.FancyArrowPatch):
+            patch.remove()
+    return _label_column(ax, [(t.get_text(), t.get_color(), xy) for t, xy in zip(texts, points)])
+
+
+def _label_column(ax, labels: list[tuple[str, str, tuple[float, float]]]) -> list:
+    """Labels stacked beside the axes at least one line apart, in the order of their
+    points' heights, each with a line to its point."""
+    to_axes = ax.transAxes.inverted()
+    height = ax.get_window_extent().height                     # pixels
+    line = 8 * 1.45 * ax.figure.dpi / 72 / height              # one 8 pt line, axes fraction
+    order = sorted(labels, key=lambda lab: to_axes.transform(ax.transData.transform(lab[2]))[1])
+    wanted = [float(to_axes.transform(ax.transData.transform(lab[2]))[1]) for lab in order]
+    placed = []
+    for y in wanted:
+        placed.append(max(y, placed[-1] + line) if placed else y)
+    overshoot = placed[-1] - 1.0 if placed and placed[-1] > 1.0 else 0.0
+    placed = [y - overshoot for y in placed]                   # keep the column on the axes
+    out = []
+    for (text, color, xy), y in zip(order, placed):
+        out.append(ax.text(1.04, y, text, transform=ax.transAxes, fontsize=8, color=color,
+                           va="center", clip_on=False))
+        ax.add_artist(matplotlib.patches.ConnectionPatch(
+            xyA=(1.035, y), coordsA=ax.transAxes, xyB=xy, coordsB=ax.transData,
+            color="#bbb", lw=0.5))
+    return out
+
+
+def overlapping_labels(fig, texts: list) -> list[tuple[str, str]]:
+    """Pairs of labels whose rendered boxes intersect (the figures' test checks none do)."""
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b)]
 
 
 Rendered = dict[str, bytes]                    # {"png": ..., "pdf": ...}
@@ -95,20 +199,23 @@ def accuracy_bars(results: dict) -> Rendered:
 def tradeoff(results: dict) -> Rendered:
     """Restoration (x) against utility (y) per method; corrupted sits at 0, clean at 1."""
     methods = methods_of(results)
-    palette = colors(results)
+    palette, style = colors(results), styles(results)
     roles = task_of(results)["roles"]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        fig, ax = plt.subplots(figsize=(6.4, 4.6))
+        texts = []
         for label, x in ((roles["start"], 0.0), (roles["before"], 1.0)):
             (y, _lo, _hi) = interval(results["models"][label]["metrics"]["utility"])
             ax.scatter([x], [y], marker="s", color=palette[label], zorder=3)
-            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, -10), fontsize=8)
+            texts.append(ax.text(x, y, label, fontsize=8))
         for m in methods:
             (xs, xerr) = _errors([results["restoration"].get(m)])
             (ys, yerr) = _errors([results["models"][m]["metrics"]["utility"]])
-            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", color=palette[m], capsize=2, zorder=3)
+            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt=style[m][0], color=palette[m],
+                        capsize=2, zorder=3)
             if xs[0] == xs[0]:
-                ax.annotate(m, (xs[0], ys[0]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+                texts.append(ax.text(xs[0], ys[0], m, fontsize=8, color=palette[m]))
+        place_labels(ax, texts)
         ax.axvline(0, color="#999", lw=0.8)
         ax.axvline(1, color="#999", lw=0.8, ls="--")
         ax.set_xlabel("restoration (0 = corrupted, 1 = clean accuracy back)")
@@ -122,14 +229,14 @@ def quality_vs_utility(results: dict) -> Rendered:
     model utility, per model."""
     quality, utility = results["forget_quality"], results.get("model_utility", {})
     labels = [m for m in labels_of(results) if m in quality]
-    palette = colors(results)
+    palette, style = colors(results), styles(results)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 4.2))
         for m in labels:
             (xs, xerr) = _errors([utility.get(m)])
             (ys, yerr) = _errors([quality.get(m)])
-            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", color=palette[m], capsize=2,
-                        zorder=3, label=m)
+            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt=style[m][0], color=palette[m],
+                        capsize=2, zorder=3, label=m)
         ax.set_yscale("log")
         ax.set_xlabel("model utility (harmonic mean, higher = more kept)")
         ax.set_ylabel(f"forget quality vs {results['oracle']} (KS p-value)")
@@ -144,26 +251,37 @@ def metric_curves(results: dict) -> Rendered | None:
     methods = [m for m in methods_of(results) if results["models"][m].get("checkpoints")]
     if not methods:
         return None
-    palette = colors(results)
+    palette, style = colors(results), styles(results)
     first = results["models"][methods[0]]["checkpoints"][0]
     names = [k for k in first if k not in ("step", "ci95")]
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
-        for ax, name in zip(axes[0], names):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.7 * nrows), squeeze=False)
+        for ax, name in zip(axes.flat, names):
             for m in methods:
                 points = results["models"][m]["checkpoints"]
                 steps = [p["step"] for p in points]
-                ax.plot(steps, [p.get(name) for p in points], marker=".", label=m, color=palette[m])
+                ax.plot(steps, [p.get(name) for p in points], marker=style[m][0], markersize=3,
+                        ls=style[m][1], label=m, color=palette[m])
                 bands = [p.get("ci95", {}).get(name) for p in points]     # seeds: 95% CI
                 if all(b and None not in b for b in bands):
                     ax.fill_between(steps, [b[0] for b in bands], [b[1] for b in bands],
                                     color=palette[m], alpha=0.15, lw=0)
-            ax.set_title(name)
+            ax.set_title(title_of(name))
             ax.set_xlabel("unlearning step")
-            if name.startswith("ppl"):
-                ax.set_yscale("log")
-        axes[0][0].legend(fontsize=7, frameon=False)
-        fig.suptitle("Metrics over the course of unlearning", y=1.02)
+            ax.set_ylabel(unit_of(name))
+            values = [v for m in methods for p in results["models"][m]["checkpoints"]
+                      if (v := p.get(name)) is not None and v > 0]
+            if name.startswith("ppl") and values and max(values) / min(values) > 10:
+                ax.set_yscale("log")                # perplexities spanning a decade or more
+        for ax in list(axes.flat)[len(names):]:
+            ax.set_visible(False)
+        fig.suptitle("Metrics over the course of unlearning")
+        fig.tight_layout()
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=7, frameon=False, loc="center left",
+                   bbox_to_anchor=(1.0, 0.5))              # beside the panels, never over data
         return export(fig)
 
 
