@@ -257,3 +257,10 @@ def test_report_on_a_run_written_by_an_earlier_version(tmp_path, chromium):
     assert [img["id"] for img in page["images"]] == FIGURES
     assert all(img["natural_width"] > 200 for img in page["images"])
     assert page["console_errors"] == [] and page["exceptions"] == []
+
+
+def test_head_to_head_heading_names_the_procedure_the_run_used():
+    new = {"head_to_head": {"a|b": {"p_adj": 0.2}, "a|c": {"p_adj": 0.01}, "b|c": {"p_adj": 1}}}
+    old = {"head_to_head": {"a|b": {"p_t_holm": 0.2}}}            # written before Bonferroni
+    assert tables.head_to_head_how(new) == "primary test per pair, Bonferroni over the 3 pairs"
+    assert tables.head_to_head_how(old) == "paired t-test, Holm-adjusted across all pairs"

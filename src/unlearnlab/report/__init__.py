@@ -134,6 +134,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=relations,
+        head_to_head_how=tables.head_to_head_how(results),
         primary=task_of(results)["primary"].replace("_", " "),
         comparisons_lead=comparisons_lead(results),
         run=tables.run_table(manifest),

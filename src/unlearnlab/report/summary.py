@@ -78,6 +78,7 @@ def summary_markdown(results: dict, manifest: dict) -> str:
                   tables.markdown(stats), ""]
     if results.get("head_to_head"):
         parts += [f"## Method against method ({task_of(results)['primary']})", "",
+                  f"Row minus column; {tables.head_to_head_how(results)}.", "",
                   tables.markdown(tables.head_to_head_table(results)), ""]
     if tables.has_relations(results):
         parts += ["## Target accuracy per relation", "",

@@ -208,6 +208,15 @@ def stats_table(results: dict) -> Table:
     return header, rows
 
 
+def head_to_head_how(results: dict) -> str:
+    """How the method-against-method marks were computed (runs written before Bonferroni
+    intervals used Holm-adjusted paired t-tests)."""
+    pairs = results.get("head_to_head", {})
+    if pairs and all("p_adj" in c for c in pairs.values()):
+        return f"primary test per pair, Bonferroni over the {len(pairs)} pairs"
+    return "paired t-test, Holm-adjusted across all pairs"
+
+
 def head_to_head_table(results: dict) -> Table:
     """Method against method on target accuracy: mean Δ (row - column), marked by the
     adjusted p of the primary test."""
