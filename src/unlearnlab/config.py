@@ -79,12 +79,26 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
+class OutsideModelConfig:
+    """With `model: PATH`, the clean stage first fine-tunes the given model on the task's
+    corpus (the facts the built-in model is pretrained on), as TOFU fine-tunes a pretrained
+    model on its fictitious authors: a model cannot forget or recover facts it never knew.
+    Cached like the built-in clean model. Tasks without such a corpus (TOFU, whose learn stage
+    does the fine-tuning; custom) skip it."""
+
+    finetune: bool = True
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=5, batch_size=16, lr=1e-4, warmup_ratio=0.05))
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     seed: int = 0
     vocab_size: int = 1024
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=20, batch_size=32, lr=2e-3, warmup_ratio=0.05))
+    outside: OutsideModelConfig = field(default_factory=OutsideModelConfig)
 
 
 @dataclass(frozen=True)

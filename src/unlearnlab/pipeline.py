@@ -127,8 +127,9 @@ def _check_clean(cfg: Config, results: dict, before: str, log) -> None:
     score = results["models"][before]["metrics"].get(task["primary"], {}).get("mean")
     if score is None or score >= cfg.eval.clean_floor:
         return
-    hint = ("an outside model does not know the task's facts: evaluate it on a task whose data "
-            "it knows (task: custom), or teach it first" if cfg.model != "builtin" else
+    hint = ("an outside model does not know the task's facts: fine-tune it longer on the "
+            "task's corpus (pretrain.outside.train; pretrain.outside.finetune must be true) or "
+            "evaluate it on a task whose data it knows (task: custom)" if cfg.model != "builtin" else
             "train the clean model longer (pretrain.train) or on more of the facts")
     message = (f"the {before} model answers only {score:.1%} of the target questions "
                f"({task['primary']}), below eval.clean_floor {cfg.eval.clean_floor:g}: "
@@ -174,7 +175,10 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     with timer("pretrain"):
         clean = pretrain.run(cfg, task, device)
     manifest["clean_model"] = clean.manifest()
-    log(f"clean model: {clean.path} ({'cached' if clean.cached else 'trained' if cfg.model == 'builtin' else 'given'})")
+    how = ("cached" if clean.cached else "trained" if cfg.model == "builtin" else
+           "fine-tuned on the task's corpus" if clean.finetuned_from else "given, not fine-tuned")
+    log(f"clean model: {clean.path} ({how}"
+        + (f" from {clean.finetuned_from})" if clean.finetuned_from else ")"))
     model, tokenizer = load_causal_lm(clean.path, device)
 
     evaluator = evaluate.Evaluator(cfg, task, tokenizer)

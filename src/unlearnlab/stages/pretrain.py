@@ -1,5 +1,7 @@
 """Stage 1: the clean model — the built-in tiny Llama trained from scratch on the task's
-pretraining corpus, cached; or the user's model (`model: PATH`), loaded as it is.
+pretraining corpus, cached; or the user's model (`model: PATH`) fine-tuned on that corpus
+(`pretrain.outside`, cached the same way; loaded as it is when the task has no corpus or
+`pretrain.outside.finetune` is false).
 
 The cache folder is keyed by a content hash of what the model is trained on (tokenizer texts
 and corpus, prompt format) and the pretraining settings, under
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unlearnlab.config import Config, digest
-from unlearnlab.models.loading import save_causal_lm
+from unlearnlab.models.loading import load_causal_lm, save_causal_lm
 from unlearnlab.models.tiny import build_model, train_tokenizer
 from unlearnlab.runs import atomic_dir, cache_root
 from unlearnlab.tasks.base import Task
@@ -32,9 +34,13 @@ class CleanModel:
     path: Path
     cached: bool
     cache_key: str | None = None
+    finetuned_from: str | None = None          # the outside model this one was fine-tuned from
 
     def manifest(self) -> dict:
-        return {"path": str(self.path), "cached": self.cached, "cache_key": self.cache_key}
+        out = {"path": str(self.path), "cached": self.cached, "cache_key": self.cache_key}
+        if self.finetuned_from:
+            out["finetuned_from"] = self.finetuned_from
+        return out
 
 
 def corpus_digest(texts: list[Text], task: Task) -> str:
@@ -42,15 +48,35 @@ def corpus_digest(texts: list[Text], task: Task) -> str:
 
 
 def cache_key(cfg: Config, task: Task) -> str:
+    settings = dataclasses.asdict(cfg.pretrain)
+    settings.pop("outside")                    # the outside model's settings: see outside_key
     return digest({"format": FORMAT, "tokenizer": digest(task.tokenizer_texts),
                    "corpus": corpus_digest(task.pretrain, task), "fmt": dataclasses.asdict(task.fmt),
-                   "pretrain": dataclasses.asdict(cfg.pretrain)})
+                   "pretrain": settings})
+
+
+def model_identity(path: Path) -> str:
+    """What identifies a local model folder without reading its weights: its resolved path
+    and every file's name, size and modification time."""
+    path = path.resolve()
+    files = sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)
+                   for f in path.rglob("*") if f.is_file())
+    return digest({"path": str(path), "files": files})
+
+
+def outside_key(cfg: Config, task: Task) -> str:
+    return digest({"format": FORMAT, "model": model_identity(Path(cfg.model)),
+                   "corpus": corpus_digest(task.pretrain, task), "fmt": dataclasses.asdict(task.fmt),
+                   "seed": cfg.pretrain.seed, "train": dataclasses.asdict(cfg.pretrain.outside.train)})
 
 
 def run(cfg: Config, task: Task, device) -> CleanModel:
-    """The clean model's folder: the user's model, or the built-in one (trained or cached)."""
+    """The clean model's folder: the user's model (fine-tuned on the task's corpus, or as it
+    is), or the built-in one (trained or cached)."""
     if cfg.model != "builtin":
-        return CleanModel(Path(cfg.model), cached=False)
+        if not (cfg.pretrain.outside.finetune and task.pretrain):
+            return CleanModel(Path(cfg.model), cached=False)
+        return _finetuned_outside(cfg, task, device)
     key = cache_key(cfg, task)
     final = cache_root() / "clean" / key
 
@@ -63,6 +89,26 @@ def run(cfg: Config, task: Task, device) -> CleanModel:
     cached = final.is_dir()
     atomic_dir(final, build)
     return CleanModel(final, cached, key)
+
+
+def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
+    """The user's model fine-tuned on the task's pretraining corpus (cached by the model
+    folder's identity, the corpus and the recipe)."""
+    key = outside_key(cfg, task)
+    final = cache_root() / "clean" / key
+
+    def build(folder: Path) -> None:
+        model, tokenizer = load_causal_lm(cfg.model, device)
+        curve = train(model, FINETUNE, cfg.pretrain.outside.train,
+                      forget=tokenize(tokenizer, task.pretrain, task.fmt),
+                      pad_id=tokenizer.pad_token_id, seed=cfg.pretrain.seed,
+                      desc="fine-tune the outside model on the task's corpus",
+                      progress=cfg.progress, precision=cfg.precision)
+        save(model, tokenizer, curve, folder)
+
+    cached = final.is_dir()
+    atomic_dir(final, build)
+    return CleanModel(final, cached, key, finetuned_from=str(Path(cfg.model).resolve()))
 
 
 def from_scratch(cfg: Config, task: Task, tokenizer, corpus: list[Text], seed: int, device,
