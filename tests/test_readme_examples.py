@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY, read_json
+from conftest import ARTIFACTS, ROOT, TINY, read_json
 
 from unlearnlab.cli import main
 
@@ -72,6 +72,21 @@ def shrink(argv: list[str]) -> list[str]:
 COMMANDS = readme_commands()
 
 
+def layout_is_clean(page: Path, shot: str) -> None:
+    """In headless Chromium (skipped without one, unless UNLEARNLAB_REQUIRE_BROWSER=1): no
+    element overflows its container or the window, no text overprints other text."""
+    from browser import find_chromium, inspect_page
+
+    if find_chromium() is None:
+        assert os.environ.get("UNLEARNLAB_REQUIRE_BROWSER") != "1", "no chromium on PATH"
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    found = inspect_page(page, screenshot_path=ARTIFACTS / shot)
+    assert found["overflows"] == [] and found["overlaps"] == [], (found["overflows"][:3],
+                                                                  found["overlaps"][:3])
+    assert found["console_errors"] == [] and found["exceptions"] == []
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, cache_dir):
     path = tmp_path_factory.mktemp("readme")
@@ -110,7 +125,9 @@ def test_readme_example_runs(line, workspace, capsys):
         target = workspace / "runs" / (name or sorted(made)[-1])
         assert (target / "results.json").is_file() and (target / "report.html").is_file()
         assert (workspace / "runs" / "latest").resolve() == target.resolve()
+        if "methods=all" in argv:                 # the real methods=all report fits the page
+            layout_is_clean(target / "report.html", "report-methods-all.png")
     elif argv[0] == "compare":
-        assert (workspace / "runs" / "compare" / "report.html").is_file()
+        layout_is_clean(workspace / "runs" / "compare" / "report.html", "compare-readme.png")
     elif argv[0] == "methods":
         assert "npo_retain" in out

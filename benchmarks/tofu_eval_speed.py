@@ -1,0 +1,67 @@
+"""TOFU forget10 evaluation speed against open-unlearning, on the same model.
+
+The model is the fixed random tiny Llama of ../shared/tools/make_tiny_llama.py (8.4 M
+parameters); the suite is open-unlearning's forget10 evaluation: for 400 questions the answer
+probability, the paraphrased and 5 perturbed answers (truth ratio), ROUGE on 200 greedy tokens
+and extraction strength. open-unlearning runs it at 3.56 questions/s (batch 32) and 4.23/s
+(each metric at its best batch size) on the 2-core CPU machine kind (../shared/tools/README.md).
+This script times our records layer (eval/records.py) on the same items, checks the four
+numbers against open-unlearning's (0.1% relative) and prints questions/s with the ratios.
+
+    python benchmarks/tofu_eval_speed.py [--batch-sizes 32 64] [--data ../shared/data/tofu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from unlearnlab.config import load_config
+from unlearnlab.eval.metrics import score
+from unlearnlab.eval.records import make_records
+from unlearnlab.models.loading import load_causal_lm
+from unlearnlab.tasks import build
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PEER = {"default batch 32": 3.56, "best batch per metric": 4.23}
+PARITY = {"forget_truth_ratio": 0.97528, "forget_Q_A_Prob": 1.1344e-4,
+          "forget_Q_A_ROUGE": 0.0036459, "extraction_strength": 0.036215}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 64])
+    parser.add_argument("--data", default=str(SHARED / "data" / "tofu"))
+    parser.add_argument("--model", help="the tiny Llama folder (default: built into a temp dir)")
+    args = parser.parse_args()
+    model_dir = args.model
+    if model_dir is None:
+        model_dir = tempfile.mkdtemp(prefix="tiny_llama-")
+        subprocess.run([sys.executable, str(SHARED / "tools" / "make_tiny_llama.py"), args.data,
+                        model_dir], check=True, capture_output=True)
+    task = build(load_config(None, ["task=tofu", f"tofu.data_dir={args.data}"]))
+    items = [i for i in task.items if i.group == "forget"]
+    model, tok = load_causal_lm(model_dir, torch.device("cpu"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(items)} questions")
+    for batch in args.batch_sizes:
+        start = time.perf_counter()
+        records = make_records(model, tok, items, task.fmt, batch, task.fmt.max_new_tokens)
+        seconds = time.perf_counter() - start
+        scores = score(records)
+        off = max(abs(scores[k]["mean"] / v - 1) for k, v in PARITY.items())
+        rate = len(items) / seconds
+        ratios = ", ".join(f"{rate / v:.2f}x open-unlearning's {k} ({v}/s)" for k, v in PEER.items())
+        print(f"batch {batch}: {seconds:.1f} s, {rate:.2f} questions/s; {ratios}; "
+              f"largest relative difference from its numbers {off:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
