@@ -35,3 +35,29 @@ def test_the_training_loop_reports_progress_when_not_on_a_terminal(monkeypatch, 
     err = capsys.readouterr().err.splitlines()
     assert [line.split(" steps")[0] for line in err] == ["pretrain: 1/3", "pretrain: 2/3",
                                                          "pretrain: 3/3"]
+
+
+def test_every_stage_of_a_tiny_run_prints_progress_lines_off_a_terminal(monkeypatch, capsys,
+                                                                        tmp_path):
+    """A whole run with output not on a terminal: pretraining (a fresh cache), learning, each
+    method (a loss method and two procedures) and each model's evaluation print lines."""
+    from conftest import TINY
+
+    from unlearnlab.cli import main
+
+    monkeypatch.setattr(progress, "EVERY", 0.0)
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path / "cache"))
+    assert main(["run", str(TINY), "--set", "progress=true", "--set", f"runs_dir={tmp_path}",
+                 "--set", "name=p", "--set", "world.n_entities=16",
+                 "--set", "pretrain.train.epochs=2", "--set", "unlearn.train.max_steps=2",
+                 "--set", "eval.every_n_steps=0", "--set", "methods=[ga,iterative,task_vector]",
+                 "--set", "hparams.iterative={max_rounds: 2, steps_per_round: 2, "
+                          "stop_below: -1, utility_floor: 0}"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    stages = {line.split(":")[0] for line in err if " elapsed" in line}
+    for stage in ("pretrain", "learn", "evaluate clean", "evaluate corrupted", "evaluate ga",
+                  "evaluate iterative", "evaluate task_vector"):
+        assert stage in stages, (stage, sorted(stages))
+    assert any(s.startswith("ga") for s in stages)
+    assert any("iterative" in s and not s.startswith("evaluate") for s in stages), sorted(stages)
+    assert any("task_vector" in s and not s.startswith("evaluate") for s in stages), sorted(stages)

@@ -49,7 +49,8 @@ def iterative(hp: IterativeParams, ctx) -> Outcome:
     round_cfg = dataclasses.replace(ctx.train_cfg, max_steps=hp.steps_per_round)
     curve, history, reason = [], [], "max_rounds"
     for r in range(1, hp.max_rounds + 1):
-        steps = job.train(round_cfg, seed_offset=r - 1)
+        steps = job.train(round_cfg, seed_offset=r - 1,
+                          desc=f"iterative ({hp.method}) round {r}/{hp.max_rounds}")
         curve += [{**c, "step": len(curve) + i + 1, "round": r} for i, c in enumerate(steps)]
         scores = ctx.evaluate(job.model)
         if hp.stop_metric not in scores:

@@ -134,9 +134,11 @@ class LossRun:
                 r=lora.r, lora_alpha=lora.alpha, target_modules=list(lora.targets)))
             self.params = [p for p in self.model.parameters() if p.requires_grad]
 
-    def train(self, train_cfg: TrainConfig | None = None, seed_offset: int = 0) -> list[dict]:
+    def train(self, train_cfg: TrainConfig | None = None, seed_offset: int = 0,
+              desc: str | None = None) -> list[dict]:
         """Run the loop; with eval.every_n_steps = N, checkpoint metrics every N steps
-        (counted across calls, starting with step 0 = the model before unlearning)."""
+        (counted across calls, starting with step 0 = the model before unlearning). `desc`
+        labels its progress (default: the method's name)."""
         cfg = self.ctx.cfg
         every = cfg.eval.every_n_steps if self.ctx.evaluate is not None else 0
         if every and self.steps_done == 0:
@@ -150,7 +152,8 @@ class LossRun:
         curve = train(self.model, self.objective, train_cfg or cfg.unlearn.train,
                       forget=self.ctx.forget, retain=self.ctx.retain, alt=self.alt,
                       reference=self.reference, pad_id=self.ctx.tokenizer.pad_token_id,
-                      seed=cfg.seed + seed_offset, params=self.params, desc=self.spec.name,
+                      seed=cfg.seed + seed_offset, params=self.params,
+                      desc=desc or self.spec.name,
                       progress=cfg.progress, precision=cfg.precision,
                       on_step=on_step if every else None)
         self.steps_done += len(curve)
