@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import TINY, read_json
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -168,3 +169,62 @@ def test_methods_name_describes_one_method_and_version(tmp_path):
     from unlearnlab import __version__
 
     assert _cli("--version", cwd=tmp_path).stdout.strip() == f"unlearnlab {__version__}"
+
+
+BAD_INPUTS = [
+    ("unlearn.train.lr=.nan", "unlearn.train.lr must be a finite number > 0, got nan"),
+    ("unlearn.train.max_grad_norm=-1", "max_grad_norm must be >= 0 (0 = no clipping)"),
+    ("learn.train.weight_decay=-0.1", "learn.train.weight_decay must be >= 0"),
+    ("unlearn.train.warmup_ratio=2", "warmup_ratio must be in [0, 1), got 2.0"),
+    ("world.docs_per_entity=0", "world.docs_per_entity >= 1"),
+    ("world.relations=[]", "world.relations is empty; name one or more of: birthplace"),
+    ("pretrain.vocab_size=0", "pretrain.vocab_size must be >= 64"),
+    ("eval.utility_entities=-1", "eval.utility_entities must be >= 0 (0 = all), got -1"),
+    ("hparams.npo=5", "hparams.npo: expected a mapping of hyperparameters, got 5"),
+    ("unlearn.params=nonsense:3", "unlearn.params: 'nonsense:3' matches no parameter"),
+    ("unlearn.params=layers:0-7", "unlearn.params: bad layer selector 'layers:0-7'; this model has blocks 0-1"),
+    ("eval.influence_params=layers:5", "eval.influence_params: bad layer selector 'layers:5'"),
+]
+
+
+@pytest.mark.parametrize("override, message", BAD_INPUTS)
+def test_each_bad_input_is_one_line_before_any_compute_and_keeps_the_run(
+        override, message, tiny_run, capsys):
+    """Exit 2, one line naming the problem, no traceback; the previous run of that name
+    untouched and no temporary folder left (the check runs before any stage)."""
+    before = (tiny_run / "results.json").read_bytes()
+    assert main(["run", str(TINY), "--set", override, "--set", f"runs_dir={tiny_run.parent}",
+                 "--set", f"name={tiny_run.name}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert (tiny_run / "results.json").read_bytes() == before
+    assert not [p.name for p in tiny_run.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_runs_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    afile = tmp_path / "runs"
+    afile.write_text("not a folder")
+    assert main(["run", str(TINY), "--set", f"runs_dir={afile}", "--set", "name=x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"runs_dir {afile} is a file; give a folder" in err[0]
+    assert afile.read_text() == "not a folder"
+
+
+def test_max_grad_norm_zero_measures_without_clipping():
+    """0 = no clipping: the step is the unclipped one (a negative value used to be accepted
+    and reversed the update)."""
+    from conftest import tiny_model
+
+    from unlearnlab.config import TrainConfig
+    from unlearnlab.train.batches import ExampleSet
+    from unlearnlab.train.loop import FINETUNE, train
+
+    data = ExampleSet([[1, 5, 6, 7, 2]] * 4, [[0, 1, 1, 1, 1]] * 4)
+    a, b = tiny_model(), tiny_model()
+    ca = train(a, FINETUNE, TrainConfig(max_steps=1, batch_size=4, lr=1e-2, max_grad_norm=0),
+               forget=data, pad_id=0, seed=0, progress=False)
+    cb = train(b, FINETUNE, TrainConfig(max_steps=1, batch_size=4, lr=1e-2, max_grad_norm=1e9),
+               forget=data, pad_id=0, seed=0, progress=False)
+    assert ca[0]["grad_norm"] == pytest.approx(cb[0]["grad_norm"]) and ca[0]["grad_norm"] > 0
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)

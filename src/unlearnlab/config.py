@@ -48,10 +48,20 @@ class TrainConfig:
         for name in ("batch_size", "grad_accum"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise UserError(f"lr must be > 0, got {self.lr}")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise UserError(f"lr must be a finite number > 0, got {self.lr}")
+        if not math.isfinite(self.epochs) or self.max_steps < 0:
+            raise UserError(f"epochs must be finite and max_steps >= 0, got epochs "
+                            f"{self.epochs}, max_steps {self.max_steps}")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise UserError("set epochs > 0 or max_steps > 0")
+        if not math.isfinite(self.max_grad_norm) or self.max_grad_norm < 0:
+            raise UserError(f"max_grad_norm must be >= 0 (0 = no clipping), got "
+                            f"{self.max_grad_norm}")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise UserError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise UserError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 
     def total_steps(self, n_items: int) -> int:
         if self.max_steps > 0:
@@ -77,6 +87,18 @@ class WorldConfig:
     relations: tuple[str, ...] = RELATION_NAMES
     docs_per_entity: int = 2          # paraphrased biographies per entity in pretraining
 
+    def __post_init__(self):
+        if not self.relations:
+            raise UserError(f"world.relations is empty; name one or more of: "
+                            f"{', '.join(RELATION_NAMES)}")
+        unknown = [r for r in self.relations if r not in RELATION_NAMES]
+        if unknown:
+            raise UserError(f"world.relations: unknown relation {unknown[0]!r}; valid: "
+                            f"{', '.join(RELATION_NAMES)}")
+        if self.n_entities < 2 or self.docs_per_entity < 1:
+            raise UserError(f"world.n_entities must be >= 2 and world.docs_per_entity >= 1, "
+                            f"got {self.n_entities} and {self.docs_per_entity}")
+
 
 @dataclass(frozen=True)
 class OutsideModelConfig:
@@ -99,6 +121,11 @@ class PretrainConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=20, batch_size=32, lr=2e-3, warmup_ratio=0.05))
     outside: OutsideModelConfig = field(default_factory=OutsideModelConfig)
+
+    def __post_init__(self):
+        if self.vocab_size < 64:
+            raise UserError(f"pretrain.vocab_size must be >= 64 (the tokenizer needs its "
+                            f"special tokens and bytes), got {self.vocab_size}")
 
 
 @dataclass(frozen=True)
@@ -224,6 +251,9 @@ class EvalConfig:
             raise UserError(f"clean_floor must be in [0, 1], got {self.clean_floor}")
         if self.batch_size < 1 or self.max_new_tokens < 0:
             raise UserError("batch_size must be >= 1 and max_new_tokens >= 0")
+        if self.utility_entities < 0:
+            raise UserError(f"eval.utility_entities must be >= 0 (0 = all), got "
+                            f"{self.utility_entities}")
         if self.docs_per_set < 0:
             raise UserError(f"docs_per_set must be >= 0, got {self.docs_per_set}")
         if self.every_n_steps < 0:

@@ -28,7 +28,8 @@ from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.errors import UserError
 from unlearnlab.models.loading import load_causal_lm, pick_device
-from unlearnlab.runs import atomic_write_json, environment, point_latest, replace_dir, versions
+from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest, replace_dir,
+                             versions)
 from unlearnlab.stages import evaluate, learn, pretrain, unlearn
 from unlearnlab.texts import tokenize
 
@@ -72,10 +73,51 @@ def evaluate_model(cfg: Config, log=print) -> Path:
     return _into_place(cfg, lambda device, tmp: _evaluate_only(cfg, device, tmp, log), log)
 
 
+def _writable_folder(path: Path, what: str) -> None:
+    """`path` exists as a folder this process can write (created if missing), else one line."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path} is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise UserError(f"{what} {path} is not writable ({exc.strerror or exc}); give a folder "
+                        "you can write to") from None
+
+
+def _check_selectors(cfg: Config) -> None:
+    """The built-in model's parameter selectors (unlearn.params, eval.influence_params), checked
+    on a meta-device copy of its architecture before any training."""
+    if cfg.model != "builtin":
+        return
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from unlearnlab.train.params import select_parameters
+
+    shape = cfg.pretrain.model
+    config = LlamaConfig(vocab_size=cfg.pretrain.vocab_size, hidden_size=shape.hidden_size,
+                         intermediate_size=shape.intermediate_size,
+                         num_hidden_layers=shape.num_layers, num_attention_heads=shape.num_heads,
+                         num_key_value_heads=shape.num_heads,
+                         max_position_embeddings=shape.max_positions, tie_word_embeddings=False)
+    with torch.device("meta"):
+        skeleton = LlamaForCausalLM(config)
+    for key, selector in (("unlearn.params", cfg.unlearn.params),
+                          ("eval.influence_params", cfg.eval.influence_params)):
+        try:
+            select_parameters(skeleton, selector)
+        except UserError as exc:
+            raise UserError(f"{key}: {str(exc).removeprefix('params: ')}") from None
+
+
 def _into_place(cfg: Config, body, log) -> Path:
     final = Path(cfg.runs_dir) / cfg.name
+    _writable_folder(final.parent, "runs_dir")
+    _writable_folder(cache_root(), "the cache folder ($UNLEARNLAB_CACHE)")
+    _check_selectors(cfg)
     device = pick_device(cfg.device)
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{cfg.name}.tmp-"))
     try:
         body(device, tmp)

@@ -87,7 +87,8 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
             (loss / cfg.grad_accum).backward()
             for key, value in {"loss": loss.item(), **stats}.items():
                 totals[key] = totals.get(key, 0.0) + value / cfg.grad_accum
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(     # max_grad_norm 0: measure, no clipping
+            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
