@@ -63,11 +63,8 @@ def title_of(name: str) -> str:
     """A metric's readable name (READABLE, else its key in words) with the better
     direction's arrow."""
     metric = METRICS.get(name) if name in METRICS else None
-    if name in READABLE:
-        arrow = {"higher": " ↑", "lower": " ↓"}.get(metric.direction if metric else "", "")
-        return READABLE[name] + arrow
     arrow = {"higher": " ↑", "lower": " ↓"}.get(metric.direction if metric else "", "")
-    return name.replace("_", " ") + arrow
+    return READABLE.get(name, name.replace("_", " ")) + arrow
 
 
 def unit_of(name: str) -> str:
@@ -113,15 +110,15 @@ def _label_column(ax, labels: list[tuple[str, str, tuple[float, float]]]) -> lis
     to_axes = ax.transAxes.inverted()
     height = ax.get_window_extent().height                     # pixels
     line = 8 * 1.45 * ax.figure.dpi / 72 / height              # one 8 pt line, axes fraction
-    order = sorted(labels, key=lambda lab: to_axes.transform(ax.transData.transform(lab[2]))[1])
-    wanted = [float(to_axes.transform(ax.transData.transform(lab[2]))[1]) for lab in order]
+    heights = [float(to_axes.transform(ax.transData.transform(xy))[1]) for _, _, xy in labels]
+    order = sorted(range(len(labels)), key=heights.__getitem__)
     placed = []
-    for y in wanted:
+    for y in (heights[k] for k in order):
         placed.append(max(y, placed[-1] + line) if placed else y)
     overshoot = placed[-1] - 1.0 if placed and placed[-1] > 1.0 else 0.0
     placed = [y - overshoot for y in placed]                   # keep the column on the axes
     out = []
-    for (text, color, xy), y in zip(order, placed):
+    for (text, color, xy), y in zip((labels[k] for k in order), placed):
         out.append(ax.text(1.04, y, text, transform=ax.transAxes, fontsize=8, color=color,
                            va="center", clip_on=False))
         ax.add_artist(matplotlib.patches.ConnectionPatch(
