@@ -46,8 +46,10 @@ def combined(folders: list[Path]) -> dict:
     """One results dict for a corpus: the single run, or the seeds' runs aggregated."""
     per_seed = {}
     for folder in folders:
-        r = json.loads((folder / "results.json").read_text())
-        per_seed[int(folder.name.rsplit("seed", 1)[1])] = r
+        seed = int(folder.name.rsplit("seed", 1)[1])
+        inner = folder / f"seed-{seed}" / "results.json"      # a `seeds: [S]` run keeps its
+        path = inner if inner.is_file() else folder / "results.json"   # items per seed
+        per_seed[seed] = json.loads(path.read_text())
     if len(per_seed) == 1:
         return next(iter(per_seed.values()))
     from unlearnlab.aggregate import aggregate
