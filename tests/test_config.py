@@ -46,7 +46,7 @@ def test_task_presets_and_moved_keys():
     ("methods=[ga,magic]", "methods: unknown method 'magic'; valid: all, finetune_retain, "),
     ("hparams.npo.beta=-1", "hparams.npo.beta must be > 0.0, got -1"),
     ("hparams.npo.gamma=1", "hparams.npo: unknown key 'gamma'; valid: beta"),
-    ("unlearn.train.lr=0", "unlearn.train.lr must be > 0, got 0.0"),
+    ("unlearn.train.lr=0", "unlearn.train.lr must be a finite number > 0, got 0.0"),
     ("unlearn.train.scheduler=step", "unlearn.train.scheduler: unknown value 'step'; valid: linear"),
     ("device=tpu", "device: unknown value 'tpu'; valid: auto, cpu, cuda"),
     ("eval.batch_size=big", "eval.batch_size: expected an integer, got 'big'"),
