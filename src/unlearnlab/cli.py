@@ -8,6 +8,7 @@ Bad input ends with one line on stderr naming the problem and the valid options,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from unlearnlab.errors import UserError
@@ -63,12 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so the same clean-up as Ctrl-C runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:                                   # not the main thread: leave it
+        previous = None
     try:
         if args.command == "methods":
             from unlearnlab.methods import METHODS
@@ -113,9 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unlearnlab: error: cannot write the report: {exc.strerror or exc} "
               f"({exc.filename})", file=sys.stderr)
         return 2
+    except Terminated:
+        print("unlearnlab: terminated (SIGTERM); nothing was written, an earlier run of that "
+              "name is intact", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("unlearnlab: interrupted", file=sys.stderr)
+        print("unlearnlab: interrupted; nothing was written, an earlier run of that name is "
+              "intact", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

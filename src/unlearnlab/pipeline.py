@@ -28,8 +28,8 @@ from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.errors import UserError
 from unlearnlab.models.loading import load_causal_lm, pick_device
-from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest, replace_dir,
-                             versions)
+from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest,
+                             remove_stale, replace_dir, temp_dir, versions)
 from unlearnlab.stages import evaluate, learn, pretrain, unlearn
 from unlearnlab.texts import tokenize
 
@@ -118,7 +118,9 @@ def _into_place(cfg: Config, body, log) -> Path:
     _writable_folder(cache_root(), "the cache folder ($UNLEARNLAB_CACHE)")
     _check_selectors(cfg)
     device = pick_device(cfg.device)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{cfg.name}.tmp-"))
+    for name in remove_stale(final.parent):
+        log(f"removed {final.parent / name}, left by a run that was killed")
+    tmp = temp_dir(final)
     try:
         body(device, tmp)
         files = report.render(tmp)

@@ -6,9 +6,13 @@ failed run never leaves a half-written file; a cached model folder appears only 
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -43,18 +47,61 @@ def atomic_write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
 
 
+def temp_dir(final: Path, kind: str = "tmp") -> Path:
+    """A new hidden folder beside `final` for building it: `.<name>.<kind>-<pid>-<random>`
+    (the pid lets `remove_stale` tell a dead process's leftovers from a running one's)."""
+    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{kind}-{os.getpid()}-"))
+
+
+_STALE = re.compile(r"^\..+\.(?:tmp|old)-(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:              # someone else's live process
+        return True
+    return True
+
+
+def remove_stale(folder: Path) -> list[str]:
+    """Delete the temporary folders in `folder` left by processes that no longer run (a run
+    killed with SIGKILL leaves its `.<name>.tmp-<pid>-*`); returns their names."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        m = _STALE.match(entry.name)
+        if m and entry.is_dir() and not _alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
 def atomic_dir(final: Path, build) -> Path:
-    """Create folder `final` by calling `build(tmp_dir)` and renaming; reuse it if present."""
+    """Create folder `final` by calling `build(tmp_dir)` and renaming; reuse it if present.
+    Processes building the same folder at once take turns on a file lock: the first builds,
+    the others wait and reuse its folder."""
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
-    try:
-        build(tmp)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with open(final.parent / f".{final.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if final.is_dir():                       # built while this process waited
+                return final
+            remove_stale(final.parent)
+            tmp = temp_dir(final)
+            try:
+                build(tmp)
+                os.replace(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return final
 
 
@@ -124,11 +171,37 @@ def environment() -> dict:
     return {"git_commit": commit, "packages": dict(sorted(packages.items()))}
 
 
+RENAME_EXCHANGE = 2                    # linux/fs.h
+AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False
+    where the system or the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished folder into place, replacing any previous one whole."""
+    """Move a finished folder into place, replacing any previous one whole. Where the two
+    folders can be swapped atomically (Linux), `final` is complete at every moment; else the
+    old one is moved aside first (a crash in between leaves it as `.<name>.old-<pid>-*`)."""
+    if final.exists() and exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)          # tmp now holds the previous run
+        return
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-{os.getpid()}-"))
         os.replace(final, old)
     os.replace(tmp, final)
     if old is not None:
