@@ -92,18 +92,13 @@ def _check_selectors(cfg: Config) -> None:
     if cfg.model != "builtin":
         return
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
+    from unlearnlab.models.tiny import llama_config
     from unlearnlab.train.params import select_parameters
 
-    shape = cfg.pretrain.model
-    config = LlamaConfig(vocab_size=cfg.pretrain.vocab_size, hidden_size=shape.hidden_size,
-                         intermediate_size=shape.intermediate_size,
-                         num_hidden_layers=shape.num_layers, num_attention_heads=shape.num_heads,
-                         num_key_value_heads=shape.num_heads,
-                         max_position_embeddings=shape.max_positions, tie_word_embeddings=False)
     with torch.device("meta"):
-        skeleton = LlamaForCausalLM(config)
+        skeleton = LlamaForCausalLM(llama_config(cfg.pretrain.model, cfg.pretrain.vocab_size))
     for key, selector in (("unlearn.params", cfg.unlearn.params),
                           ("eval.influence_params", cfg.eval.influence_params)):
         try:

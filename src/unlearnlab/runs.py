@@ -201,7 +201,7 @@ def replace_dir(tmp: Path, final: Path) -> None:
         return
     old = None
     if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-{os.getpid()}-"))
+        old = temp_dir(final, "old")
         os.replace(final, old)
     os.replace(tmp, final)
     if old is not None:
