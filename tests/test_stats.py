@@ -37,6 +37,13 @@ def test_paired_comparison_matches_scipy():
         paired_comparison(A, B[:3])
 
 
+def test_items_where_a_metric_does_not_apply_are_left_out():
+    """None on either side (e.g. exposure of a secret that is not a canary) drops the pair."""
+    out = paired_comparison([*A, None, 0.2], [*B, 0.1, None])
+    assert out["n"] == 8 and out["p_t"] == pytest.approx(stats.ttest_rel(A, B).pvalue)
+    assert out["mean_diff"] == pytest.approx((np.array(A) - np.array(B)).mean())
+
+
 def test_bootstrap_ci_is_seeded_and_close_to_the_t_interval():
     d = np.array(A) - np.array(B)
     assert bootstrap_ci(d, seed=1) == bootstrap_ci(d, seed=1)

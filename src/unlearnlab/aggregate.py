@@ -9,7 +9,7 @@ comparisons run over all facts (or documents) of all seeds and stay paired.
 
 from __future__ import annotations
 
-from unlearnlab.comparisons import head_to_head, paired_comparisons, task_of
+from unlearnlab.comparisons import REMOVAL_FIGURES, head_to_head, paired_comparisons, task_of
 from unlearnlab.eval.metrics import METRICS
 from unlearnlab.stats import mean_ci
 
@@ -82,6 +82,11 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
             label: {kind: over_seeds([r["privacy_leak"][label][kind] for r in results])
                     for kind in leak}
             for label, leak in first["privacy_leak"].items()}
+    if "removal" in first:
+        out["removal"] = {label: {"strategy": r["strategy"], **{
+            k: over_seeds([x["removal"][label][k] for x in results])
+            for k in REMOVAL_FIGURES if k != "strategy"}}
+            for label, r in first["removal"].items()}
     warnings = [f"seed {s}: {w}" for s, r in zip(seeds, results) for w in r.get("warnings", [])]
     if warnings:
         out["warnings"] = warnings

@@ -10,6 +10,9 @@ from unlearnlab.eval.tofu import forget_quality, model_utility
 from unlearnlab.stats import paired_comparison
 
 
+# what results.json's "removal" keeps of each model's removal (stages/removal.py)
+REMOVAL_FIGURES = ("strategy", "removed", "precision", "recall", "rounds", "steps", "seconds")
+
 DEFAULT_TASK = {"roles": {"before": "clean", "start": "corrupted"},
                 "compared": ["target_accuracy", "logp_correct", "ppl_forget", "ppl_retain",
                              "membership_forget"],
@@ -57,6 +60,10 @@ def compare_models(results: dict) -> None:
             label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"])
                     for kind, v in m["mia"].items()}
             for label, m in models.items() if label != oracle and m["mia"]}
+    removal = {label: {k: m["info"]["removal"].get(k) for k in REMOVAL_FIGURES}
+               for label, m in models.items() if "removal" in m.get("info", {})}
+    if any(r["strategy"] != "exact" for r in removal.values()):
+        results["removal"] = removal
     results["comparisons"] = paired_comparisons(results)
     results["head_to_head"] = head_to_head(models, methods, task["primary"])
 

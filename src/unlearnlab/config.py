@@ -210,6 +210,64 @@ class CustomConfig:
 
 
 @dataclass(frozen=True)
+class RecordsConfig:
+    """Personal records (task: records): fictional people, some asking to be forgotten."""
+
+    seed: int = 0                     # the people and their records
+    n_people: int = 40                # people in the training data
+    households: float = 0.3           # share of people living with the previous one
+    forget_people: int = 1            # people asking to be forgotten (drawn with the run's seed)
+    holdout_people: int = 2           # people never trained on (membership non-members)
+    utility_people: int = 20          # other people whose secrets are probed (0 = all)
+    candidates: int = 100             # exposure: random same-format secrets ranked with the true one
+    requests: str = ""                # optional JSON list of free-text requests (default: one per person)
+
+    def __post_init__(self):
+        if self.n_people < 2 or self.forget_people < 1 or self.holdout_people < 1:
+            raise UserError(f"n_people must be >= 2, forget_people and holdout_people >= 1, got "
+                            f"{self.n_people}, {self.forget_people}, {self.holdout_people}")
+        if self.n_people + self.holdout_people > 1200:
+            raise UserError("n_people + holdout_people must be <= 1200 (the distinct names)")
+        if not 0 <= self.households <= 1:
+            raise UserError(f"households must be in [0, 1], got {self.households}")
+        if self.utility_people < 0 or self.candidates < 0:
+            raise UserError("utility_people and candidates must be >= 0")
+
+
+REMOVAL_STRATEGIES = ("exact", "fuzzy", "iterative")
+
+
+@dataclass(frozen=True)
+class RemovalConfig:
+    """How the forget set is found from a removal request (stages/removal.py)."""
+
+    strategies: tuple[str, ...] = ("exact",)   # exact | fuzzy | iterative
+    threshold: float = 0.25           # fuzzy: similarity (TF-IDF char n-gram cosine) to match
+    tiers: tuple[float, ...] = (0.4, 0.3, 0.2, 0.15)  # iterative: thresholds, strictest first
+    rounds: int = 4                   # iterative: at most this many rounds
+    stop_metric: str = "secret_extraction"   # iterative: the probe checked after each round
+    stop_below: float = 0.0           # iterative: stop once the probe is <= this
+
+    def __post_init__(self):
+        if not self.strategies:
+            raise UserError(f"strategies: the list is empty; valid: {', '.join(REMOVAL_STRATEGIES)}")
+        for name in self.strategies:
+            _one_of("strategies", name, REMOVAL_STRATEGIES)
+        if len(set(self.strategies)) != len(self.strategies):
+            raise UserError(f"strategies: each at most once, got {list(self.strategies)}")
+        if not self.tiers or not all(0 <= t <= 1 for t in (self.threshold, *self.tiers)):
+            raise UserError(f"threshold and tiers must be similarities in [0, 1] (tiers not "
+                            f"empty), got {self.threshold} and {list(self.tiers)}")
+        if self.rounds < 1:
+            raise UserError(f"rounds must be >= 1, got {self.rounds}")
+        from unlearnlab.eval.metrics import METRICS
+
+        if self.stop_metric not in METRICS:
+            raise UserError(f"stop_metric: unknown metric {self.stop_metric!r}; "
+                            f"valid: {', '.join(METRICS.names())}")
+
+
+@dataclass(frozen=True)
 class LearnConfig:
     """The stage that teaches the starting model the forget set: RESTOR's corruption (the
     corruption documents), TOFU's fine-tuning (all QA pairs, forget included)."""
@@ -269,7 +327,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class Config:
     name: str = "default"
-    task: str = "world"               # world | restor_wikidata | tofu | custom (tasks/)
+    task: str = "world"               # world | restor_wikidata | tofu | custom | records (tasks/)
     seed: int = 0                     # targets, wrong values, unlearning order
     seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM
@@ -283,6 +341,8 @@ class Config:
     restor: RestorConfig = field(default_factory=RestorConfig)
     tofu: TofuConfig = field(default_factory=TofuConfig)
     custom: CustomConfig = field(default_factory=CustomConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)
+    removal: RemovalConfig = field(default_factory=RemovalConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     learn: LearnConfig = field(default_factory=LearnConfig)
     unlearn: UnlearnConfig = field(default_factory=UnlearnConfig)

@@ -30,7 +30,7 @@ from unlearnlab.errors import UserError
 from unlearnlab.models.loading import load_causal_lm, pick_device
 from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest,
                              remove_stale, replace_dir, temp_dir, versions)
-from unlearnlab.stages import evaluate, learn, pretrain, unlearn
+from unlearnlab.stages import evaluate, learn, pretrain, removal, unlearn
 from unlearnlab.texts import tokenize
 
 
@@ -209,6 +209,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
                 "environment": environment()}
     with timer("task"):
         task = tasks.build(cfg)
+        found = removal.plan(cfg, task)
     for name, content in task.files.items():
         atomic_write_json(run_dir / name, content)
     with timer("pretrain"):
@@ -225,7 +226,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
                "methods": list(cfg.methods), "items": evaluator.items_index(), "models": {}}
     models = results["models"]
     before, start = task.roles
-    positions = task.forget_positions() if task.learn else None
+    positions = task.forget_positions(found.all_texts()) if task.learn else None
     recorders = unlearn.make_recorders(cfg, model, positions)
     if task.learn:
         if before:
@@ -238,26 +239,37 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     with timer("evaluate"):
         models[start] = evaluator.run(start, model, run_dir)
 
-    forget = tokenize(tokenizer, task.forget, task.fmt)
     retain = tokenize(tokenizer, task.retain, task.fmt)
     start_scores = {k: v["mean"] for k, v in models[start]["metrics"].items()}
+
+    def context(texts: list, copy_of, checkpoints: bool) -> unlearn.UnlearnContext:
+        kept = task.retain if texts is task.forget else [t for t in task.retain
+                                                          if t not in set(texts)]
+        return unlearn.UnlearnContext(
+            cfg=cfg, model=copy_of, tokenizer=tokenizer, forget=tokenize(tokenizer, texts, task.fmt),
+            retain=retain if kept is task.retain else tokenize(tokenizer, kept, task.fmt),
+            forget_texts=texts, retain_texts=kept, device=device, task=task,
+            evaluate=evaluator.checkpoint if checkpoints else None,
+            start_scores=start_scores if checkpoints else None, recorders=recorders,
+            forget_positions=task.forget_positions(texts) if task.learn else None)
+
+    results["methods"] = [found.label(name, s) for name in cfg.methods
+                          for s in found.strategies_for(name)]
     for name in cfg.methods:
-        ctx = unlearn.UnlearnContext(
-            cfg=cfg, model=copy.deepcopy(model), tokenizer=tokenizer, forget=forget,
-            retain=retain, forget_texts=task.forget, retain_texts=task.retain, device=device,
-            task=task, evaluate=evaluator.checkpoint, start_scores=start_scores,
-            recorders=recorders, forget_positions=positions)
-        with timer(f"unlearn:{name}"):
-            outcome = unlearn.run(name, ctx)
-        atomic_write_json(run_dir / "curves" / f"{name}.json", outcome.curve)
-        with timer("evaluate"):
-            models[name] = evaluator.run(name, outcome.model, run_dir)
-        models[name]["info"] = outcome.info
-        if outcome.checkpoints:
-            models[name]["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
-                                                      models[name]["metrics"])
-        del ctx, outcome
-        log(f"{name}: done")
+        for strategy in found.strategies_for(name):
+            label = found.label(name, strategy)
+            with timer(f"unlearn:{label}"):
+                outcome = removal.run(name, strategy, found, copy.deepcopy(model), context,
+                                      unlearn.run, evaluator.checkpoint, cfg, start_scores)
+            atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
+            with timer("evaluate"):
+                models[label] = evaluator.run(label, outcome.model, run_dir)
+            models[label]["info"] = outcome.info
+            if outcome.checkpoints:
+                models[label]["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
+                                                           models[label]["metrics"])
+            del outcome
+            log(f"{label}: done")
 
     compare_models(results)
     manifest["wall_time_s"] = timer.stages

@@ -1,5 +1,6 @@
 """Evaluation: records (the only place the model runs) and metrics (pure functions).
 
-Importing this package registers every metric (eval/metrics.py, eval/mia.py, eval/tofu.py)."""
+Importing this package registers every metric (eval/metrics.py, eval/mia.py, eval/tofu.py,
+eval/privacy.py)."""
 
-from unlearnlab.eval import metrics, mia, tofu  # noqa: F401  (registration)
+from unlearnlab.eval import metrics, mia, privacy, tofu  # noqa: F401  (registration)

@@ -20,8 +20,8 @@ from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.layout import fit
-from unlearnlab.report.summary import (comparisons_lead, headline, summary_markdown,
-                                       terminal_summary)
+from unlearnlab.report.summary import (REMOVAL_LEAD, comparisons_lead, headline,
+                                       summary_markdown, terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
 __all__ = ["RunFiles", "embeddable", "load_run", "render", "render_html", "terminal_summary"]
@@ -122,18 +122,21 @@ def _environment() -> Environment:
 def render_html(run: RunFiles, figs: list[dict]) -> str:
     results, manifest = run.results, run.manifest
     relations = tables.relation_table(results) if tables.has_relations(results) else None
+    removal = tables.removal_table(results) if results.get("removal") else None
     seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
     return _environment().get_template("report.html.j2").render(
         title=f"unlearnlab report: {manifest.get('name', run.path.name)}",
         headline=headline(results, manifest),
         sections=[("models", "Models"), ("figures", "Figures"), ("metrics", "Every metric"),
                   ("stats", "Paired comparisons"),
+                  *([("removal", "Removal requests")] if removal else []),
                   *([("relations", "Per relation")] if relations else []), ("run", "Run")],
         seed_runs=seed_runs, warnings=results.get("warnings", []),
         main=tables.main_table(results), findings=tables.findings(results),
         figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=relations,
+        removal=removal, removal_lead=REMOVAL_LEAD,
         head_to_head_how=tables.head_to_head_how(results),
         primary=task_of(results)["primary"].replace("_", " "),
         comparisons_lead=comparisons_lead(results),

@@ -13,6 +13,10 @@ READING = {
              "NLL); truth ratio (forget) = mean of min(R, 1/R); ROUGE-L recall of the greedy "
              "answer; forget quality = KS-test p-value of truth ratios against the retrained "
              "model; privleak in MUSE's convention (0 = as private as retraining)."),
+    "records": ("secret extraction = the greedy completion of a record prefix is the secret; "
+                "exposure = log2|C| - log2 rank of the secret among same-format candidates "
+                "(Carlini et al. 2019); _others = people who did not ask (utility); MIA AUC: "
+                "forget vs never-trained people's documents, 0.5 = indistinguishable."),
     "custom": ("ppl = perplexity of the forget / retain texts (answers only for question-answer "
                "pairs); exact_mem / extraction: teacher-forced argmax agreement; MIA AUC: forget vs "
                "held-out texts, 0.5 = indistinguishable."),
@@ -38,7 +42,7 @@ def headline(results: dict, manifest: dict) -> str:
                else "95% t-interval over items")           # runs written before ci_method
         scope = f"seed {results.get('seed', manifest.get('seed'))}; {single}; [{how}]"
     family = task["name"] if task["name"] in READING else "world"
-    name = {"tofu": "TOFU", "custom": "Custom-data"}.get(task["name"], "RESTOR")
+    name = {"tofu": "TOFU", "custom": "Custom-data", "records": "Personal-records"}.get(task["name"], "RESTOR")
     return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
 
 
@@ -64,6 +68,12 @@ def comparisons_lead(results: dict) -> str:
             "sig.: *** p < 0.001, ** p < 0.01, * p < 0.05, ns otherwise.")
 
 
+REMOVAL_LEAD = ("How each model's forget set was found from the removal requests: exact = the "
+                "ground truth, fuzzy = one-shot matches of the request, iterative = unlearn, "
+                "verify, expand; precision and recall of what was removed against the ground "
+                "truth; steps and seconds of unlearning.")
+
+
 def summary_markdown(results: dict, manifest: dict) -> str:
     parts = [f"# {manifest.get('name', 'run')}", "", headline(results, manifest), "",
              *[f"**Warning:** {w}\n" for w in results.get("warnings", [])],
@@ -76,6 +86,9 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     if stats[1]:
         parts += ["## Paired comparisons", "", comparisons_lead(results), "",
                   tables.markdown(stats), ""]
+    if results.get("removal"):
+        parts += ["## Removal requests", "", REMOVAL_LEAD, "",
+                  tables.markdown(tables.removal_table(results)), ""]
     if results.get("head_to_head"):
         parts += [f"## Method against method ({task_of(results)['primary']})", "",
                   f"Row minus column; {tables.head_to_head_how(results)}.", "",

@@ -301,6 +301,21 @@ def _p_phrase(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def removal_table(results: dict) -> Table:
+    """How each model's forget set was found and what it cost (stages/removal.py): examples
+    removed, the matcher's precision and recall against the ground truth, rounds, steps and
+    unlearning wall time, next to the leak left and the utility kept."""
+    fmt = mean_format(results)
+    primary = task_of(results)["primary"]
+    header = ["model", "strategy", "removed", "precision", "recall", "rounds", "steps",
+              "seconds", f"{primary} after", "model utility"]
+    rows = [[label, r["strategy"], *(fmt(r[k]) for k in ("removed", "precision", "recall",
+                                                         "rounds", "steps", "seconds")),
+             fmt(cell(results, label, primary)), fmt(cell(results, label, "model_utility"))]
+            for label, r in results.get("removal", {}).items()]
+    return header, rows
+
+
 def markdown(table: Table) -> str:
     header, rows = table
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -50,6 +50,8 @@ def retrain(cfg: Config, task: Task, tokenizer, seed_offset: int, device):
     cached = folder.is_dir()
     atomic_dir(folder, build)
     model, _ = load_causal_lm(folder, device)
+    if cached:            # the curve of the training the cache holds (its cost, for reports)
+        state["curve"] = pretrain.load_curve(folder)
     info = {"cached": cached, "seed": seed, "kept_pretrain": len(kept_pretrain),
             "kept_learn": len(kept_learn)}
     return model, state["curve"], info

@@ -127,3 +127,9 @@ def from_scratch(cfg: Config, task: Task, tokenizer, corpus: list[Text], seed: i
 def save(model, tokenizer, curve: list[dict], folder: Path) -> None:
     save_causal_lm(model, tokenizer, folder)
     (folder / "loss_curve.json").write_text(json.dumps(curve))
+
+
+def load_curve(folder: Path) -> list[dict]:
+    """The loss curve saved with a cached model ([] for caches written without one)."""
+    path = folder / "loss_curve.json"
+    return json.loads(path.read_text()) if path.is_file() else []

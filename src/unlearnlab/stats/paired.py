@@ -83,10 +83,13 @@ def paired_comparison(a, b, seed: int = 0, family: int = 1) -> dict:
     """Everything about a - b over paired items: the primary test (`test`: mcnemar_exact for
     0/1 outcomes, paired_t otherwise), its p and 95% CI (`p`, `ci95_diff`), Bonferroni over
     `family` comparisons (`p_adj`, `ci_adj`), and secondary figures (t, Wilcoxon, bootstrap
-    CI, d_z)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    CI, d_z). Items where either value is None (the metric does not apply to it, e.g.
+    exposure on a secret that is not a canary) are left out, and `n` counts the rest."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)     # None -> nan
     if a.shape != b.shape:
         raise ValueError(f"paired values need equal lengths, got {len(a)} and {len(b)}")
+    defined = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[defined], b[defined]
     d = a - b
     n = len(d)
     adj_level = 1 - ALPHA / family

@@ -4,6 +4,7 @@
     restor_wikidata  RESTOR's real data: Wikidata facts, mix_a{k} and SQuAD corruption corpora
     tofu             TOFU's fictitious authors (forget01/05/10), metrics as open-unlearning's
     custom           your own forget / retain / holdout files, and optional QA evaluation
+    records          fictional people's personal records; some ask to be forgotten
 
 This package imports nothing heavy (the config layer reads its presets before any model code).
 """

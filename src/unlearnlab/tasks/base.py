@@ -14,6 +14,9 @@ nothing outside tasks/ (and the world generator) knows which task it runs:
                      (forget index, query index): whose influence the evaluation measures
     roles            labels of the model before `learn` (None: not evaluated) and after it
     scoring          which metrics lead, are compared, make model utility and forget quality
+    requests         free-text removal requests (records): what `removal.strategies` fuzzy
+                     and iterative resolve against the training data; `forget` is their
+                     ground truth
     files, info      JSON written into the run folder, and facts reported in results.json
 
 The pipeline trains on `Text` lists (documents or prompt-answer pairs, see texts.py).
@@ -62,11 +65,17 @@ class Task:
     info: dict[str, Any] = field(default_factory=dict)
     queries: list[Pair] = field(default_factory=list)               # what the forget set taught
     influence_pairs: list[tuple[int, int]] = field(default_factory=list)  # (forget index, query index)
+    requests: list[str] = field(default_factory=list)               # removal requests (free text)
 
-    def forget_positions(self) -> list[int]:
-        """Where each forget item sits in `learn` (influence recorded while learning it)."""
+    def training_texts(self) -> list[Text]:
+        """Everything the model to unlearn was trained on (pretrain, then learn), each once."""
+        return list(dict.fromkeys([*self.pretrain, *self.learn]))
+
+    def forget_positions(self, texts: list[Text] | None = None) -> list[int]:
+        """Where each forget item (or each of `texts`) sits in `learn` (influence is recorded
+        while learning it)."""
         where = {t: i for i, t in enumerate(self.learn)}
-        return [where[t] for t in self.forget if t in where]
+        return [where[t] for t in (self.forget if texts is None else texts) if t in where]
 
     def without_forget(self, texts: list[Text]) -> list[Text]:
         forgotten = set(self.forget)

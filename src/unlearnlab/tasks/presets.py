@@ -24,6 +24,17 @@ PRESETS: dict[str, dict] = {
                  "curve_metrics": ["forget_Q_A_Prob", "forget_truth_ratio", "forget_Q_A_ROUGE",
                                    "retain_Q_A_Prob"]},
     },
+    "records": {
+        "learn": {"train": {"epochs": 40, "batch_size": 16, "lr": 2.0e-3, "warmup_ratio": 0.05}},
+        "unlearn": {"train": {"max_steps": 30, "batch_size": 8, "lr": 3.0e-4,
+                              "scheduler": "constant"}},
+        "methods": ["graddiff", "npo_retain", "first_epoch_ga", "retrain"],
+        "removal": {"strategies": ["exact", "fuzzy", "iterative"],
+                    "stop_metric": "secret_extraction"},
+        "eval": {"every_n_steps": 10,
+                 "curve_metrics": ["secret_extraction", "exposure", "rougeL_recall_secret",
+                                   "secret_extraction_others", "ppl_forget"]},
+    },
     "custom": {
         "eval": {"curve_metrics": ["ppl_forget", "ppl_retain"]},
     },
