@@ -168,3 +168,41 @@ def test_records_run_end_to_end(records_run):
     assert "## Removal requests" in summary and "| graddiff@fuzzy | fuzzy |" in summary
     html = (records_run / "report.html").read_text()
     assert 'id="removal"' in html and "Personal-records summary" in html
+
+
+def test_sequential_requests_track_every_person(cache_dir, tmp_path):
+    """Two requests served one after another: the per-request probe after the last request is
+    the final model's own evaluation, person by person."""
+    config = {**TINY_RECORDS, "records": {**TINY_RECORDS["records"], "forget_people": 2},
+              "removal": {"strategies": ["exact", "iterative"], "rounds": 2, "sequential": True},
+              "methods": ["first_epoch_ga"]}
+    path = tmp_path / "seq.yaml"
+    path.write_text(json.dumps(config))
+    assert main(["run", str(path), "--set", f"runs_dir={tmp_path}", "--set", "name=seq"]) == 0
+    results = read_json(tmp_path / "seq" / "results.json")
+    cfg = load_config(config).for_seed(0)
+    task = tasks.build(cfg)
+    assert len(task.requests) == 2 and len(task.request_forget) == 2
+    assert set(task.request_forget[0]) | set(task.request_forget[1]) == set(task.forget)
+    people = [i.entity for i in task.items if i.group == "person"]
+    for label in ("first_epoch_ga@exact", "first_epoch_ga@iterative"):
+        removal_info = results["removal"][label]
+        assert [s["request"] for s in removal_info["sequence"]] == [1, 2]
+        final = results["models"][label]["values"]["secret_extraction"]
+        for k, subjects in enumerate(task.request_subjects):
+            mine = [v for v, who in zip(final, people) if who in subjects]
+            assert removal_info["sequence"][-1]["leak"][k] == pytest.approx(sum(mine) / len(mine))
+        assert removal_info["sequence"][-1]["utility"] == pytest.approx(
+            results["model_utility"][label])
+    exact = results["removal"]["first_epoch_ga@exact"]["sequence"]
+    assert exact[0]["removed"] == len(task.request_forget[0]) and exact[0]["precision"] == 1.0
+    summary = (tmp_path / "seq" / "summary.md").read_text()
+    assert "### Sequential requests" in summary
+
+
+def test_sequential_needs_two_requests(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps({**TINY_RECORDS, "removal": {"sequential": True}}))
+    assert main(["run", str(path), "--set", f"runs_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "forget_people >= 2" in err[0]

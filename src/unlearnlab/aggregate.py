@@ -57,6 +57,20 @@ def _model(per_seed: list[dict]) -> dict:
     return out
 
 
+def _removal(per_seed: list[dict]) -> dict:
+    """One model's removal figures over seeds; a sequence's leak and utility after each
+    request, element by element."""
+    out = {"strategy": per_seed[0]["strategy"],
+           **{k: over_seeds([r[k] for r in per_seed]) for k in REMOVAL_FIGURES if k != "strategy"}}
+    if all("sequence" in r for r in per_seed):
+        out["sequence"] = [
+            {"request": steps[0]["request"],
+             "leak": [over_seeds(list(v)) for v in zip(*(s["leak"] for s in steps))],
+             "utility": over_seeds([s["utility"] for s in steps])}
+            for steps in zip(*(r["sequence"] for r in per_seed))]
+    return out
+
+
 def aggregate(per_seed: dict[int, dict]) -> dict:
     """One results.json for a `seeds` run from the results of each seed (see module doc)."""
     seeds = list(per_seed)
@@ -83,10 +97,8 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
                     for kind in leak}
             for label, leak in first["privacy_leak"].items()}
     if "removal" in first:
-        out["removal"] = {label: {"strategy": r["strategy"], **{
-            k: over_seeds([x["removal"][label][k] for x in results])
-            for k in REMOVAL_FIGURES if k != "strategy"}}
-            for label, r in first["removal"].items()}
+        out["removal"] = {label: _removal([x["removal"][label] for x in results])
+                          for label in first["removal"]}
     warnings = [f"seed {s}: {w}" for s, r in zip(seeds, results) for w in r.get("warnings", [])]
     if warnings:
         out["warnings"] = warnings

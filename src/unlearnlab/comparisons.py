@@ -60,7 +60,8 @@ def compare_models(results: dict) -> None:
             label: {kind: privacy_leak(v["auc"], ref["mia"][kind]["auc"])
                     for kind, v in m["mia"].items()}
             for label, m in models.items() if label != oracle and m["mia"]}
-    removal = {label: {k: m["info"]["removal"].get(k) for k in REMOVAL_FIGURES}
+    removal = {label: {k: m["info"]["removal"][k] for k in (*REMOVAL_FIGURES, "sequence")
+                       if k in m["info"]["removal"]}
                for label, m in models.items() if "removal" in m.get("info", {})}
     if any(r["strategy"] != "exact" for r in removal.values()):
         results["removal"] = removal

@@ -247,6 +247,7 @@ class RemovalConfig:
     rounds: int = 4                   # iterative: at most this many rounds
     stop_metric: str = "secret_extraction"   # iterative: the probe checked after each round
     stop_below: float = 0.0           # iterative: stop once the probe is <= this
+    sequential: bool = False          # several requests: served one after another, not at once
 
     def __post_init__(self):
         if not self.strategies:

@@ -27,6 +27,7 @@ from unlearnlab.aggregate import aggregate
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.errors import UserError
+from unlearnlab.eval.tofu import model_utility
 from unlearnlab.models.loading import load_causal_lm, pick_device
 from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest,
                              remove_stale, replace_dir, temp_dir, versions)
@@ -253,14 +254,19 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
             start_scores=start_scores if checkpoints else None, recorders=recorders,
             forget_positions=task.forget_positions(texts) if task.learn else None)
 
+    def probe(m) -> tuple[dict[str, float], float | None]:
+        per_entity, means = evaluator.by_entity(m, cfg.removal.stop_metric)
+        return per_entity, model_utility(means, task.scoring.utility)
+
     results["methods"] = [found.label(name, s) for name in cfg.methods
                           for s in found.strategies_for(name)]
     for name in cfg.methods:
         for strategy in found.strategies_for(name):
             label = found.label(name, strategy)
             with timer(f"unlearn:{label}"):
-                outcome = removal.run(name, strategy, found, copy.deepcopy(model), context,
-                                      unlearn.run, evaluator.checkpoint, cfg, start_scores)
+                outcome = removal.run_sequence(name, strategy, found, copy.deepcopy(model),
+                                               context, unlearn.run, evaluator.checkpoint, cfg,
+                                               start_scores, probe)
             atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
             with timer("evaluate"):
                 models[label] = evaluator.run(label, outcome.model, run_dir)

@@ -20,8 +20,8 @@ from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.layout import fit
-from unlearnlab.report.summary import (REMOVAL_LEAD, comparisons_lead, headline,
-                                       summary_markdown, terminal_summary)
+from unlearnlab.report.summary import (REMOVAL_LEAD, SEQUENCE_LEAD, comparisons_lead,
+                                       headline, summary_markdown, terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
 __all__ = ["RunFiles", "embeddable", "load_run", "render", "render_html", "terminal_summary"]
@@ -136,7 +136,8 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=relations,
-        removal=removal, removal_lead=REMOVAL_LEAD,
+        removal=removal, removal_lead=REMOVAL_LEAD, sequence_lead=SEQUENCE_LEAD,
+        sequence=tables.sequence_table(results) if removal else None,
         head_to_head_how=tables.head_to_head_how(results),
         primary=task_of(results)["primary"].replace("_", " "),
         comparisons_lead=comparisons_lead(results),

@@ -74,6 +74,11 @@ REMOVAL_LEAD = ("How each model's forget set was found from the removal requests
                 "truth; steps and seconds of unlearning.")
 
 
+SEQUENCE_LEAD = ("Requests served one after another, each from the model the previous one left "
+                 "(MUSE's sustainability): after each request, the probe over each request's "
+                 "people (served or still waiting) and model utility.")
+
+
 def summary_markdown(results: dict, manifest: dict) -> str:
     parts = [f"# {manifest.get('name', 'run')}", "", headline(results, manifest), "",
              *[f"**Warning:** {w}\n" for w in results.get("warnings", [])],
@@ -89,6 +94,9 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     if results.get("removal"):
         parts += ["## Removal requests", "", REMOVAL_LEAD, "",
                   tables.markdown(tables.removal_table(results)), ""]
+        sequence = tables.sequence_table(results)
+        if sequence[1]:
+            parts += ["### Sequential requests", "", SEQUENCE_LEAD, "", tables.markdown(sequence), ""]
     if results.get("head_to_head"):
         parts += [f"## Method against method ({task_of(results)['primary']})", "",
                   f"Row minus column; {tables.head_to_head_how(results)}.", "",

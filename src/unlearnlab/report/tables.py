@@ -316,6 +316,23 @@ def removal_table(results: dict) -> Table:
     return header, rows
 
 
+def sequence_table(results: dict) -> Table:
+    """Sequential requests: after each request, the probe over each request's people (served
+    or not yet) and model utility, per model."""
+    fmt = mean_format(results)
+    runs = {label: r["sequence"] for label, r in results.get("removal", {}).items()
+            if r.get("sequence")}
+    if not runs:
+        return [], []
+    primary = task_of(results)["primary"]
+    n = len(next(iter(runs.values())))
+    header = ["model", "after request", *(f"{primary}: request {j + 1}" for j in range(n)),
+              "model utility"]
+    rows = [[label, str(step["request"]), *(fmt(v) for v in step["leak"]), fmt(step["utility"])]
+            for label, steps in runs.items() for step in steps]
+    return header, rows
+
+
 def markdown(table: Table) -> str:
     header, rows = table
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

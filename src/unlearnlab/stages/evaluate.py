@@ -82,6 +82,19 @@ class Evaluator:
         return influence_records(model, *self._influence_sets, self.pairs,
                                  self.cfg.eval.influence_params, tok.pad_token_id)
 
+    def by_entity(self, model, metric: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(per entity: the mean of `metric` over its question items; every question metric's
+        mean), from one pass over the questions (no documents)."""
+        questions, _ = self.records(model, ())
+        spec = METRICS.get(metric)
+        values: dict[str, list[float]] = {}
+        for record in questions:
+            value = spec.fn(record) if record["group"] == spec.group else None
+            if value is not None:
+                values.setdefault(record["entity"], []).append(value)
+        means = {k: v["mean"] for k, v in score(questions).items()}
+        return {e: sum(v) / len(v) for e, v in values.items()}, means
+
     def checkpoint(self, model) -> dict[str, float]:
         """Metric means for checkpoints during unlearning; documents are scored only if a
         curve metric needs them."""

@@ -10,6 +10,12 @@
                privacy probes; it stops once removal.stop_metric <= removal.stop_below, or
                after removal.rounds rounds. A round whose tier matches nothing is skipped.
 
+With `removal.sequential` several requests are served one after another (MUSE's
+sustainability): request k is resolved on its own (its ground truth: `task.request_forget[k]`)
+and unlearned from the model request k - 1 left; after each, the probe is read per person
+(`info["removal"]["sequence"]`: after each request, the probe's mean over each request's
+people, served or not yet, and model utility).
+
 Each strategy's retain set is the task's minus what the strategy forgets. Every method runs
 with every strategy, labelled `method@strategy` when more than one strategy runs; `retrain`
 (the exact oracle, the floor) runs once, on the ground truth. Reported per model
@@ -43,6 +49,8 @@ class Plan:
     thresholds: dict[str, list[float | None]]
     truth: list[Text]
     scores: dict[Text, float] = field(default_factory=dict)
+    per_request: list[Plan] = field(default_factory=list)     # sequential: one plan per request
+    subjects: tuple[str, ...] = ()      # one request's plan: whose probe items verify it
 
     def label(self, method: str, strategy: str) -> str:
         return method if len(self.sets) == 1 or method in ORACLES else f"{method}@{strategy}"
@@ -56,6 +64,8 @@ class Plan:
         for rounds in self.sets.values():
             for texts in rounds:
                 seen.update(dict.fromkeys(texts))
+        for sub in self.per_request:
+            seen.update(dict.fromkeys(sub.all_texts()))
         return list(seen)
 
     def figures(self, texts: list[Text]) -> dict:
@@ -64,25 +74,41 @@ class Plan:
 
 
 def plan(cfg: Config, task: Task) -> Plan:
-    """Resolve the requests into each strategy's forget sets (text only, before any training)."""
+    """Resolve the requests into each strategy's forget sets (text only, before any training);
+    with `removal.sequential`, also each request's own plan."""
     strategies = cfg.removal.strategies
     if set(strategies) - {"exact"} and not task.requests:
         raise UserError(f"removal.strategies: {', '.join(s for s in strategies if s != 'exact')} "
                         f"resolve a removal request, and task {task.name} has none; valid here: "
                         "exact (task records has requests)")
+    if cfg.removal.sequential and len(task.requests) < 2:
+        raise UserError(f"removal.sequential serves several requests one after another; task "
+                        f"{task.name} has {len(task.requests)} (records: set forget_people >= 2)")
+    whole = resolve(cfg, task, task.requests, task.forget)
+    if cfg.removal.sequential:
+        whole.per_request = [resolve(cfg, task, [request], truth, subject) for request, truth,
+                             subject in zip(task.requests, task.request_forget,
+                                            task.request_subjects)]
+    return whole
+
+
+def resolve(cfg: Config, task: Task, requests: list[str], truth: list[Text],
+            subjects: tuple[str, ...] = ()) -> Plan:
+    """One plan: each strategy's forget sets for these requests, scored against `truth`."""
+    strategies = cfg.removal.strategies
     sets: dict[str, list[list[Text]]] = {}
     thresholds: dict[str, list[float | None]] = {}
     scores: dict[Text, float] = {}
     if set(strategies) - {"exact"}:
         texts = task.training_texts()
-        sims = similarities(task.requests, [as_plain(t, task.fmt) for t in texts])
+        sims = similarities(requests, [as_plain(t, task.fmt) for t in texts])
         scores = dict(zip(texts, sims))
 
         def found(threshold: float) -> list[Text]:
             return [texts[i] for i in matches(sims, threshold)]
     for strategy in strategies:
         if strategy == "exact":
-            sets[strategy], thresholds[strategy] = [task.forget], [None]
+            sets[strategy], thresholds[strategy] = [truth], [None]
         elif strategy == "fuzzy":
             sets[strategy], thresholds[strategy] = [found(cfg.removal.threshold)], \
                 [cfg.removal.threshold]
@@ -90,13 +116,58 @@ def plan(cfg: Config, task: Task) -> Plan:
             tiers = [cfg.removal.tiers[min(r, len(cfg.removal.tiers) - 1)]
                      for r in range(cfg.removal.rounds)]
             sets[strategy], thresholds[strategy] = [found(t) for t in tiers], tiers
-    return Plan(sets, thresholds, list(task.forget), scores)
+    return Plan(sets, thresholds, list(truth), scores, subjects=subjects)
+
+
+def run_sequence(method: str, strategy: str, plan: Plan, model, context: Callable,
+                 unlearn_one: Callable, evaluate: Callable, cfg: Config, start_scores: dict,
+                 probe: Callable) -> Outcome:
+    """`run` for each request of a sequential plan in turn, each from the model the previous
+    left; `probe(model)` -> ({entity: stop metric over its items}, model utility), read
+    after each request (and, for iterative, to verify one request's subjects alone)."""
+    if method in ORACLES or not plan.per_request:
+        return run(method, strategy, plan, model, context, unlearn_one, evaluate, cfg,
+                   start_scores)
+    started = time.perf_counter()
+    curve, removed, sequence, rounds = [], [], [], 0
+    for k, sub in enumerate(plan.per_request, start=1):
+        def verify(m, subjects=sub.subjects) -> dict:
+            leak = probe(m)[0]
+            return {cfg.removal.stop_metric: _mean([leak.get(s) for s in subjects])}
+        outcome, texts = _run(method, strategy, sub, model, context, unlearn_one, verify, cfg,
+                              start_scores, checkpoints=False)
+        model = outcome.model
+        base = len(curve)
+        curve += [{**c, "step": base + j + 1, "request": k}
+                  for j, c in enumerate(c for c in outcome.curve if c.get("step", 1) > 0)]
+        removed = list(dict.fromkeys([*removed, *texts]))
+        rounds += outcome.info["removal"]["rounds"]
+        per_entity, utility = probe(model)
+        sequence.append({"request": k, **{x: outcome.info["removal"][x] for x in
+                                          ("removed", "precision", "recall", "steps")},
+                         "leak": [_mean([per_entity.get(s) for s in other.subjects])
+                                  for other in plan.per_request], "utility": utility})
+    info = {"removal": {"strategy": strategy, **plan.figures(removed), "rounds": rounds,
+                        "steps": _steps(curve), "requests": len(plan.per_request),
+                        "seconds": round(time.perf_counter() - started, 3),
+                        "sequence": sequence}}
+    return Outcome(model, curve, info)
 
 
 def run(method: str, strategy: str, plan: Plan, model, context: Callable, unlearn_one: Callable,
-        evaluate: Callable, cfg: Config, start_scores: dict) -> Outcome:
+        evaluate: Callable, cfg: Config, start_scores: dict, checkpoints: bool = True) -> Outcome:
     """Unlearn with `method` the forget sets `strategy` found; `context(texts, model,
-    checkpoints)` builds the method's context, `unlearn_one(method, ctx)` runs it."""
+    checkpoints)` builds the method's context, `unlearn_one(method, ctx)` runs it.
+    `checkpoints`: metric checkpoints during unlearning (off inside a sequence, whose start
+    is not the original model)."""
+    return _run(method, strategy, plan, model, context, unlearn_one, evaluate, cfg, start_scores,
+                checkpoints)[0]
+
+
+def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlearn_one: Callable,
+         evaluate: Callable, cfg: Config, start_scores: dict, checkpoints: bool
+         ) -> tuple[Outcome, list[Text]]:
+    """(outcome, the texts unlearned)."""
     started = time.perf_counter()
     rounds = plan.sets[strategy]
     if strategy != "iterative":
@@ -104,14 +175,14 @@ def run(method: str, strategy: str, plan: Plan, model, context: Callable, unlear
         if not texts:
             outcome = Outcome(model, [], {"note": "nothing matched the request; model unchanged"})
         else:
-            outcome = unlearn_one(method, context(texts, model, True))
+            outcome = unlearn_one(method, context(texts, model, checkpoints))
         steps = _steps(outcome.curve)
         outcome.info["removal"] = {"strategy": strategy, **plan.figures(texts), "rounds": 1,
                                    "threshold": plan.thresholds[strategy][0], "steps": steps,
                                    "seconds": round(time.perf_counter() - started, 3)}
-        return outcome
+        return outcome, texts
     wanted = cfg.eval.curve_metrics
-    checkpoints = [{"step": 0, **{m: start_scores.get(m) for m in wanted}}]
+    points = [{"step": 0, **{m: start_scores.get(m) for m in wanted}}] if checkpoints else []
     curve, history, removed, reason = [], [], [], "rounds"
     stop = cfg.removal.stop_metric
     for r, texts in enumerate(rounds, start=1):
@@ -126,10 +197,11 @@ def run(method: str, strategy: str, plan: Plan, model, context: Callable, unlear
                   for j, c in enumerate(c for c in outcome.curve if c.get("step", 1) > 0)]
         removed = list(dict.fromkeys([*removed, *texts]))
         scores = evaluate(model)
-        if stop not in scores:
+        if scores.get(stop) is None:
             raise UserError(f"removal.stop_metric: {stop!r} is not measured on this task; "
                             f"valid: {', '.join(sorted(scores))}")
-        checkpoints.append({"step": _steps(curve), **{m: scores.get(m) for m in wanted}})
+        if checkpoints:
+            points.append({"step": _steps(curve), **{m: scores.get(m) for m in wanted}})
         history.append({"round": r, "threshold": plan.thresholds[strategy][r - 1],
                         **plan.figures(texts), stop: scores[stop],
                         "steps": _steps(outcome.curve)})
@@ -140,7 +212,12 @@ def run(method: str, strategy: str, plan: Plan, model, context: Callable, unlear
                         "rounds": sum(not h.get("skipped") for h in history),
                         "stopped_by": reason, "steps": _steps(curve),
                         "seconds": round(time.perf_counter() - started, 3), "history": history}}
-    return Outcome(model, curve, info, checkpoints)
+    return Outcome(model, curve, info, points), removed
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
 
 
 def _steps(curve: list[dict]) -> int:

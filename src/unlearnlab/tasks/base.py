@@ -16,7 +16,9 @@ nothing outside tasks/ (and the world generator) knows which task it runs:
     scoring          which metrics lead, are compared, make model utility and forget quality
     requests         free-text removal requests (records): what `removal.strategies` fuzzy
                      and iterative resolve against the training data; `forget` is their
-                     ground truth
+                     ground truth; request_forget and request_subjects: each request's
+                     own ground truth and the entities of the items that probe it (for
+                     removal.sequential)
     files, info      JSON written into the run folder, and facts reported in results.json
 
 The pipeline trains on `Text` lists (documents or prompt-answer pairs, see texts.py).
@@ -66,6 +68,8 @@ class Task:
     queries: list[Pair] = field(default_factory=list)               # what the forget set taught
     influence_pairs: list[tuple[int, int]] = field(default_factory=list)  # (forget index, query index)
     requests: list[str] = field(default_factory=list)               # removal requests (free text)
+    request_forget: list[list[Text]] = field(default_factory=list)  # each request's ground truth
+    request_subjects: list[tuple[str, ...]] = field(default_factory=list)  # each request's item entities
 
     def training_texts(self) -> list[Text]:
         """Everything the model to unlearn was trained on (pretrain, then learn), each once."""

@@ -52,8 +52,8 @@ def corpus(people: list[Person]) -> list[tuple[str, tuple[str, ...]]]:
             *shared_documents(people)]
 
 
-def read_requests(path: str, people: list[Person]) -> tuple[list[str], list[Person]]:
-    """The requests of a JSON file (a list of strings) and the people they name; one line
+def read_requests(path: str, people: list[Person]) -> tuple[list[str], list[list[Person]]]:
+    """The requests of a JSON file (a list of strings) and the people each names; one line
     on anything malformed."""
     file = Path(path)
     if not file.is_file():
@@ -74,7 +74,7 @@ def read_requests(path: str, people: list[Person]) -> tuple[list[str], list[Pers
         if not found:
             raise UserError(f"records.requests: request {i + 1} names no person in the records; "
                             f"valid names e.g. {', '.join(p.name for p in people[:3])}")
-        named += [p for p in found if p not in named]
+        named.append(found)
     return requests, named
 
 
@@ -105,28 +105,32 @@ def build(cfg: Config) -> Task:
     docs = corpus(people)
     random.Random(f"order-{r.seed}").shuffle(docs)
     if r.requests:
-        requests, asking = read_requests(r.requests, people)
+        requests, named = read_requests(r.requests, people)
     else:
         if r.forget_people >= r.n_people:
             raise UserError(f"records.forget_people must be below records.n_people "
                             f"({r.n_people}), got {r.forget_people}")
         rng = random.Random(cfg.seed)
-        asking = rng.sample(people, r.forget_people)
-        requests = [request_text(p, rng) for p in asking]
-    names = {p.name for p in asking}
+        named = [[p] for p in rng.sample(people, r.forget_people)]
+        requests = [request_text(p[0], rng) for p in named]
+    subjects = [tuple(p.name for p in group) for group in named]
+    names = {name for group in subjects for name in group}
     forget = [d for d, who in docs if names & set(who)]
+    each = [[d for d, who in docs if set(group) & set(who)] for group in subjects]
     retain = [d for d, who in docs if not names & set(who)]
     holdout = [d for p in unseen for d in personal_documents(p)]
     others = [p for p in people if p.name not in names]
     if r.utility_people:
         others = random.Random(f"utility-{cfg.seed}").sample(others, min(r.utility_people,
                                                                          len(others)))
+    asking = [p for p in people if p.name in names]
     items = (secret_items(asking, "person", r.candidates, cfg.seed)
              + secret_items(others, "others", 0, cfg.seed))
     texts = [d for d, _ in docs]
     return Task(name="records", fmt=FORMAT, tokenizer_texts=texts, pretrain=[], learn=texts,
                 forget=forget, retain=retain, holdout=holdout, items=items,
                 roles=(None, "original"), scoring=SCORING, requests=requests,
+                request_forget=each, request_subjects=subjects,
                 files={"people.json": [dataclasses.asdict(p) for p in people],
                        "requests.json": {"requests": requests,
                                          "people": sorted(names)}},
