@@ -56,12 +56,20 @@ TOFU = {"pretrain": "{vocab_size: 512, model: {hidden_size: 32, intermediate_siz
         "eval.docs_per_set": 4, "eval.every_n_steps": 0, "tofu.data_dir": str(DATA / "tofu")}
 
 
+RECORDS = {"records.n_people": 8, "records.utility_people": 4, "records.candidates": 15,
+           "pretrain": "{vocab_size: 512, model: {hidden_size: 64, intermediate_size: 128, "
+                       "num_layers: 2, num_heads: 2}}",
+           "learn.train.epochs": 10, "unlearn.train.max_steps": 3, "removal.rounds": 2,
+           "eval.every_n_steps": 0, "seeds": "[0]"}
+
+
 def shrink(argv: list[str]) -> list[str]:
     """The overrides that make this command tiny, leaving out every key the command sets."""
     if argv[0] not in ("run", "evaluate"):
         return []
     config = " ".join(argv)
-    sizes = RESTOR if "restor" in config else TOFU if "tofu" in config else {**TINY_KEYS, **FAST}
+    sizes = (RESTOR if "restor" in config else TOFU if "tofu" in config else
+             RECORDS if "records" in config else {**TINY_KEYS, **FAST})
     given = [a.split("=", 1)[0] for a in argv if "=" in a]
     keep = {k: v for k, v in sizes.items()
             if not any(k == g or k.startswith(g + ".") or g.startswith(k + ".") for g in given)}

@@ -3,10 +3,10 @@ matcher on a fixture with known answers, the task's sets, bad request files, and
 end to end with exact, fuzzy and iterative removal."""
 
 import json
-import math
+import os
 
 import pytest
-from conftest import ROOT, read_json
+from conftest import ARTIFACTS, ROOT, read_json
 
 from unlearnlab import tasks
 from unlearnlab.cli import main
@@ -168,6 +168,20 @@ def test_records_run_end_to_end(records_run):
     assert "## Removal requests" in summary and "| graddiff@fuzzy | fuzzy |" in summary
     html = (records_run / "report.html").read_text()
     assert 'id="removal"' in html and "Personal-records summary" in html
+
+
+def test_records_report_layout(records_run):
+    """The report with its removal table fits the page in headless Chromium (skipped without
+    one, unless UNLEARNLAB_REQUIRE_BROWSER=1)."""
+    from browser import find_chromium, inspect_page
+
+    if find_chromium() is None:
+        assert os.environ.get("UNLEARNLAB_REQUIRE_BROWSER") != "1", "no chromium on PATH"
+        pytest.skip("no chromium on PATH")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    found = inspect_page(records_run / "report.html", screenshot_path=ARTIFACTS / "records.png")
+    assert found["overflows"] == [] and found["overlaps"] == [], (found["overflows"][:3],
+                                                                  found["overlaps"][:3])
 
 
 def test_sequential_requests_track_every_person(cache_dir, tmp_path):
