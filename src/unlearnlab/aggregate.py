@@ -77,6 +77,8 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
     results = [per_seed[s] for s in seeds]
     first = results[0]
     methods = first["methods"] if "methods" in first else list(first["restoration"])
+    labels = [label for label in first["models"] if all(label in r["models"] for r in results)]
+    methods = [m for m in methods if m in labels]      # a method that diverged in a seed: out
     out = {"config_hash": first["config_hash"], "seeds": seeds, "task": task_of(first),
            "methods": methods,
            "runs": {str(s): f"seed-{s}" for s in seeds},
@@ -84,7 +86,7 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
                              for s, r in zip(seeds, results) for item in r["items"][group]]
                      for group in first["items"]},
            "models": {label: _model([r["models"][label] for r in results])
-                      for label in first["models"]}}
+                      for label in labels}}
     if "restoration" in first:
         out["restoration"] = _figure(results, "restoration")
     out["mia_orientation"] = first["mia_orientation"]
@@ -93,12 +95,20 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
     if first["oracle"]:
         out["forget_quality"] = _figure(results, "forget_quality")
         out["privacy_leak"] = {
-            label: {kind: over_seeds([r["privacy_leak"][label][kind] for r in results])
+            label: {kind: over_seeds([r["privacy_leak"].get(label, {}).get(kind) for r in results])
                     for kind in leak}
-            for label, leak in first["privacy_leak"].items()}
+            for label, leak in first["privacy_leak"].items() if label in labels}
     if "removal" in first:
         out["removal"] = {label: _removal([x["removal"][label] for x in results])
-                          for label in first["removal"]}
+                          for label in first["removal"] if label in labels}
+    for key in ("failed", "flags"):           # per seed, as they were
+        merged: dict[str, list[str]] = {}
+        for s, r in zip(seeds, results):
+            for label, notes in r.get(key, {}).items():
+                merged.setdefault(label, []).extend(
+                    f"seed {s}: {n}" for n in ([notes] if isinstance(notes, str) else notes))
+        if merged:
+            out[key] = merged
     warnings = [f"seed {s}: {w}" for s, r in zip(seeds, results) for w in r.get("warnings", [])]
     if warnings:
         out["warnings"] = warnings

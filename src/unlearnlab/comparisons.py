@@ -65,8 +65,41 @@ def compare_models(results: dict) -> None:
                for label, m in models.items() if "removal" in m.get("info", {})}
     if any(r["strategy"] != "exact" for r in removal.values()):
         results["removal"] = removal
+    results["flags"] = flags(results)
     results["comparisons"] = paired_comparisons(results)
     results["head_to_head"] = head_to_head(models, methods, task["primary"])
+
+
+COLLAPSE_SHARE = 0.1      # model utility below this share of the starting model's: collapsed
+NOOP_BELOW = 1e-4         # parameters moved less than this, relative: a no-op
+
+
+def flags(results: dict) -> dict[str, list[str]]:
+    """Per method, what makes its numbers suspect, so no table ranks it silently:
+    collapsed (model utility < COLLAPSE_SHARE x the starting model's), no-op (parameters moved
+    < NOOP_BELOW relative to the starting model: ||theta - theta_0|| / ||theta_0||), or no
+    effect (every item's primary metric exactly as under the starting model)."""
+    task, models = task_of(results), results["models"]
+    start, primary = task["roles"]["start"], task["primary"]
+    utility = results.get("model_utility", {})
+    out: dict[str, list[str]] = {}
+    for label in results["methods"]:
+        notes = []
+        u, u0 = utility.get(label), utility.get(start)
+        if u is not None and u0 and u < COLLAPSE_SHARE * u0:
+            notes.append(f"collapsed: model utility {u:.3f}, {u / u0:.0%} of the {start} "
+                         f"model's {u0:.3f}")
+        change = models[label].get("info", {}).get("param_change")
+        if change is not None and change < NOOP_BELOW:
+            notes.append(f"no-op: its parameters moved {change:.1e} (relative) from the {start} "
+                         "model's")
+        values, base = models[label]["values"].get(primary), models.get(start, {}).get(
+            "values", {}).get(primary)
+        if values and values == base:
+            notes.append(f"no effect: every item's {primary} is as under the {start} model")
+        if notes:
+            out[label] = notes
+    return out
 
 
 def paired_comparisons(results: dict) -> dict:

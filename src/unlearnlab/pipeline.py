@@ -26,7 +26,7 @@ from unlearnlab import report, tasks
 from unlearnlab.aggregate import aggregate
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
-from unlearnlab.errors import UserError
+from unlearnlab.errors import Diverged, UserError
 from unlearnlab.eval.tofu import model_utility
 from unlearnlab.models.loading import load_causal_lm, pick_device
 from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest,
@@ -263,10 +263,16 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     for name in cfg.methods:
         for strategy in found.strategies_for(name):
             label = found.label(name, strategy)
-            with timer(f"unlearn:{label}"):
-                outcome = removal.run_sequence(name, strategy, found, copy.deepcopy(model),
-                                               context, unlearn.run, evaluator.checkpoint, cfg,
-                                               start_scores, probe)
+            try:
+                with timer(f"unlearn:{label}"):
+                    outcome = removal.run_sequence(name, strategy, found, copy.deepcopy(model),
+                                                   context, unlearn.run, evaluator.checkpoint,
+                                                   cfg, start_scores, probe)
+            except Diverged as exc:         # this method stops; the run goes on
+                results.setdefault("failed", {})[label] = f"diverged at step {exc.step} ({exc.reason})"
+                log(f"{label}: diverged at step {exc.step} ({exc.reason}); left out of the results")
+                continue
+            outcome.info["param_change"] = relative_change(outcome.model, model)
             atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
             with timer("evaluate"):
                 models[label] = evaluator.run(label, outcome.model, run_dir)
@@ -277,9 +283,26 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
             del outcome
             log(f"{label}: done")
 
+    results["methods"] = [m for m in results["methods"] if m in models]
     compare_models(results)
     manifest["wall_time_s"] = timer.stages
     manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
     atomic_write_json(run_dir / "results.json", results)
     atomic_write_json(run_dir / "manifest.json", manifest)
     return results, manifest
+
+
+def relative_change(model, start) -> float | None:
+    """||theta - theta_0|| / ||theta_0|| over the parameters both models share by name (how
+    far unlearning moved the model; None when they share none)."""
+    import torch
+
+    before = dict(start.named_parameters())
+    diff = norm = 0.0
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in before and before[name].shape == p.shape:
+                q = before[name].to(p.device, p.dtype)
+                diff += float((p - q).pow(2).sum())
+                norm += float(q.pow(2).sum())
+    return (diff / norm) ** 0.5 if norm > 0 else None

@@ -132,6 +132,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
                   *([("removal", "Removal requests")] if removal else []),
                   *([("relations", "Per relation")] if relations else []), ("run", "Run")],
         seed_runs=seed_runs, warnings=results.get("warnings", []),
+        flag_lines=tables.flag_lines(results),
         main=tables.main_table(results), findings=tables.findings(results),
         figures=[embeddable(f) for f in figs], all_metrics=tables.all_metrics_table(results),
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),

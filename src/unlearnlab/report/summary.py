@@ -50,6 +50,7 @@ def terminal_summary(results: dict, manifest: dict) -> str:
     """What `unlearnlab run` prints: the headline, the models table and the findings."""
     findings = "".join(f"- {line}\n" for line in tables.findings(results))
     warnings = "".join(f"WARNING: {w}\n" for w in results.get("warnings", []))
+    warnings += "".join(f"{kind.upper()} {line}\n" for kind, line in tables.flag_lines(results))
     return (headline(results, manifest) + "\n\n" + tables.markdown(tables.main_table(results))
             + "\n\n" + findings + ("\n" + warnings if warnings else ""))
 
@@ -82,7 +83,9 @@ SEQUENCE_LEAD = ("Requests served one after another, each from the model the pre
 def summary_markdown(results: dict, manifest: dict) -> str:
     parts = [f"# {manifest.get('name', 'run')}", "", headline(results, manifest), "",
              *[f"**Warning:** {w}\n" for w in results.get("warnings", [])],
-             "## Models", "", tables.markdown(tables.main_table(results)), ""]
+             "## Models", "", tables.markdown(tables.main_table(results)), "",
+             *[f"- **{kind}** {line}" for kind, line in tables.flag_lines(results)],
+             *([""] if tables.flag_lines(results) else [])]
     findings = tables.findings(results)
     if findings:
         parts += ["## Findings", "", *[f"- {line}" for line in findings], ""]

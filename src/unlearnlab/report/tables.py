@@ -301,6 +301,17 @@ def _p_phrase(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def flag_lines(results: dict) -> list[tuple[str, str]]:
+    """(kind, "label: note") for each method that did not finish (left out of every table)
+    and each flagged one (collapsed, no-op, no effect: comparisons.flags)."""
+    out = []
+    for kind, key in (("did not finish:", "failed"), ("flagged:", "flags")):
+        for label, notes in results.get(key, {}).items():
+            for note in [notes] if isinstance(notes, str) else notes:
+                out.append((kind, f"{label}: {note}"))
+    return out
+
+
 def removal_table(results: dict) -> Table:
     """How each model's forget set was found and what it cost (stages/removal.py): examples
     removed, the matcher's precision and recall against the ground truth, rounds, steps and

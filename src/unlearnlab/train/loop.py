@@ -5,10 +5,14 @@ What varies is data, never a copied loop: which example sets feed each step (`fo
 (`Objective.loss`), and which parameters train (`params`). The loop is seeded, accumulates
 gradients, clips, schedules the learning rate, shows a progress bar with loss and ETA, and
 returns (and optionally writes) the loss curve.
+
+Guard: a step whose loss or gradient norm is not finite, or whose loss magnitude exceeds
+EXPLODE x max(1, |first step's loss|), is not applied; training stops with `Diverged`.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Callable, Iterator
 
@@ -16,7 +20,7 @@ import torch
 from transformers import get_scheduler
 
 from unlearnlab.config import TrainConfig
-from unlearnlab.errors import UserError
+from unlearnlab.errors import Diverged, UserError
 from unlearnlab.models.loading import autocast
 from unlearnlab.progress import Progress
 from unlearnlab.train.batches import ExampleSet, collate
@@ -24,6 +28,8 @@ from unlearnlab.train.forward import forward
 from unlearnlab.train.inputs import FINETUNE, Objective, StepInputs
 
 __all__ = ["FINETUNE", "Objective", "TrainConfig", "index_stream", "train"]
+
+EXPLODE = 1e3
 
 
 def index_stream(n: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
@@ -89,6 +95,11 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
                 totals[key] = totals.get(key, 0.0) + value / cfg.grad_accum
         grad_norm = torch.nn.utils.clip_grad_norm_(     # max_grad_norm 0: measure, no clipping
             params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+        reason = _diverging(totals["loss"], float(grad_norm), curve)
+        if reason:
+            optimizer.zero_grad(set_to_none=True)
+            bar.close()
+            raise Diverged(desc, step + 1, reason)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -102,6 +113,18 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     for p in model.parameters():
         p.requires_grad_(True)
     return curve
+
+
+def _diverging(loss: float, grad_norm: float, curve: list[dict]) -> str | None:
+    """Why this step must not be applied, or None."""
+    if not math.isfinite(loss):
+        return "the loss is not finite"
+    if not math.isfinite(grad_norm):
+        return "the gradient norm is not finite"
+    first = abs(curve[0]["loss"]) if curve else abs(loss)
+    if abs(loss) > EXPLODE * max(1.0, first):
+        return f"the loss {loss:.3g} exploded past {EXPLODE:g} x the first step's"
+    return None
 
 
 def _step_inputs(model, objective: Objective, forget, forget_idx, alt, retain, retain_ids,
