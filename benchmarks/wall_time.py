@@ -11,6 +11,7 @@ costs about as much again):
     python benchmarks/wall_time.py device=cuda precision=bf16
     python benchmarks/wall_time.py configs/restor_wikidata.yaml restor.corpus=squad
     python benchmarks/wall_time.py --cold-only configs/tofu.yaml
+    python benchmarks/wall_time.py --cold-only configs/records.yaml
 """
 
 from __future__ import annotations
