@@ -34,7 +34,8 @@ def _figure(per_seed: list[dict], key: str) -> dict:
 def _checkpoint(points: tuple[dict, ...]) -> dict:
     """One checkpoint step over seeds: each metric's mean, and its 95% CI under "ci95"."""
     names = [k for k in points[0] if k != "step"]
-    stats = {k: over_seeds([p[k] for p in points]) for k in names}
+    stats = {k: over_seeds([p[k] for p in points], METRICS.get(k).range if k in METRICS else None)
+             for k in names}
     return {"step": points[0]["step"], **{k: stats[k]["mean"] for k in names},
             "ci95": {k: stats[k]["ci95"] for k in names}}
 
