@@ -87,3 +87,36 @@ def test_sigterm_is_one_line_exit_143_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in runs.iterdir()) == []                # nothing half-written
     cache = tmp_path / "cache" / "clean"
     assert not cache.exists() or not [p for p in cache.iterdir() if ".tmp-" in p.name]
+
+
+def test_a_damaged_cache_entry_is_named_and_rebuilt_never_used(tmp_path, capsys):
+    from unlearnlab.runs import SEAL, damage
+
+    final, calls = tmp_path / "entry", []
+
+    def build(folder):
+        calls.append(folder)
+        (folder / "model.safetensors").write_text("weights")
+        (folder / "config.json").write_text("{}")
+
+    atomic_dir(final, build)
+    assert damage(final) is None and (final / SEAL).is_file()
+    atomic_dir(final, build)                                   # intact: reused
+    assert len(calls) == 1
+    for harm, reason in ((lambda: (final / "model.safetensors").write_text("weightz"),
+                          "does not match its checksum"),
+                         (lambda: (final / "model.safetensors").write_text("w"), "has 1 bytes, not 7"),
+                         (lambda: (final / "config.json").unlink(), "config.json is missing")):
+        harm()
+        assert reason in damage(final)
+        atomic_dir(final, build)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is damaged" in err[0] and reason in err[0]
+        assert damage(final) is None and (final / "model.safetensors").read_text() == "weights"
+    assert len(calls) == 4
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    legacy = tmp_path / "legacy"                              # written before seals existed
+    legacy.mkdir()
+    (legacy / "model.safetensors").write_text("old")
+    atomic_dir(legacy, build)
+    assert (legacy / "model.safetensors").read_text() == "old"

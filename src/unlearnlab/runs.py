@@ -9,11 +9,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import platform
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -80,22 +82,75 @@ def remove_stale(folder: Path) -> list[str]:
     return removed
 
 
+SEAL = ".contents.json"     # in a cache folder: every file's size and sha256, written last
+
+
+def seal(folder: Path) -> None:
+    """Record every file's size and sha256 in `folder/.contents.json`."""
+    files = {str(f.relative_to(folder)): [f.stat().st_size, _sha256(f)]
+             for f in sorted(folder.rglob("*")) if f.is_file() and f.name != SEAL}
+    (folder / SEAL).write_text(json.dumps(files, indent=1))
+
+
+def damage(folder: Path) -> str | None:
+    """What is wrong with a sealed cache folder (a file missing, of another size, or not
+    matching its checksum), or None when it is intact. Folders written before seals existed
+    are taken as they are."""
+    path = folder / SEAL
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "its contents list is unreadable"
+    for name, (size, sha) in files.items():
+        f = folder / name
+        if not f.is_file():
+            return f"{name} is missing"
+        if f.stat().st_size != size:
+            return f"{name} has {f.stat().st_size} bytes, not {size}"
+        if _sha256(f) != sha:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def intact(folder: Path) -> bool:
+    return folder.is_dir() and damage(folder) is None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def atomic_dir(final: Path, build) -> Path:
-    """Create folder `final` by calling `build(tmp_dir)` and renaming; reuse it if present.
-    Processes building the same folder at once take turns on a file lock: the first builds,
-    the others wait and reuse its folder."""
-    if final.is_dir():
+    """Create folder `final` by calling `build(tmp_dir)`, sealing it (`seal`) and renaming;
+    reuse it if present and intact. A damaged one (`damage`) is named on stderr in one line,
+    removed and rebuilt, never used. Processes building the same folder at once take turns on
+    a file lock: the first builds, the others wait and reuse its folder."""
+    if intact(final):
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     with open(final.parent / f".{final.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if final.is_dir():                       # built while this process waited
-                return final
+            if final.is_dir():                       # built while this process waited, or damaged
+                problem = damage(final)
+                if problem is None:
+                    return final
+                print(f"cache entry {final} is damaged ({problem}); rebuilding it",
+                      file=sys.stderr)
+                aside = temp_dir(final)
+                os.replace(final, aside)
+                shutil.rmtree(aside, ignore_errors=True)
             remove_stale(final.parent)
             tmp = temp_dir(final)
             try:
                 build(tmp)
+                seal(tmp)
                 os.replace(tmp, final)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from unlearnlab.config import Config, digest
 from unlearnlab.models.loading import load_causal_lm, save_causal_lm
 from unlearnlab.models.tiny import build_model, train_tokenizer
-from unlearnlab.runs import atomic_dir, cache_root
+from unlearnlab.runs import atomic_dir, cache_root, intact
 from unlearnlab.tasks.base import Task
 from unlearnlab.texts import Text, as_plain, tokenize
 from unlearnlab.train.loop import FINETUNE, train
@@ -86,7 +86,7 @@ def run(cfg: Config, task: Task, device) -> CleanModel:
                                     device, "pretrain")
         save(model, tokenizer, curve, folder)
 
-    cached = final.is_dir()
+    cached = intact(final)
     atomic_dir(final, build)
     return CleanModel(final, cached, key)
 
@@ -106,7 +106,7 @@ def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
                       progress=cfg.progress, precision=cfg.precision)
         save(model, tokenizer, curve, folder)
 
-    cached = final.is_dir()
+    cached = intact(final)
     atomic_dir(final, build)
     return CleanModel(final, cached, key, finetuned_from=str(Path(cfg.model).resolve()))
 
