@@ -30,7 +30,7 @@ def test_methods_do_not_import_the_loop_or_stages():
 def test_only_tasks_know_which_task_runs():
     """(The config layer may read the world's relation names: the defaults of its section.)"""
     task_modules = ("unlearnlab.tasks.world", "unlearnlab.tasks.restor_wikidata",
-                    "unlearnlab.tasks.tofu", "unlearnlab.tasks.custom", "unlearnlab.tasks.records",
+                    "unlearnlab.tasks.tofu", "unlearnlab.tasks.custom", "unlearnlab.tasks.records", "unlearnlab.tasks.similar_text",
                     "unlearnlab.world")
     outside = [p for p in SRC.rglob("*.py")
                if "tasks" not in p.relative_to(SRC).parts and "world" not in p.relative_to(SRC).parts]
@@ -39,5 +39,5 @@ def test_only_tasks_know_which_task_runs():
                and not (path.name == "config.py" and m.startswith("unlearnlab.world.relations"))}
         assert not bad, f"{path.relative_to(SRC)} imports {bad}"
     pipeline = (SRC / "pipeline.py").read_text()
-    for name in ("world", "restor", "tofu", "custom", "records"):
+    for name in ("world", "restor", "tofu", "custom", "records", "similar_text"):
         assert f'"{name}"' not in pipeline and f"'{name}'" not in pipeline

@@ -80,7 +80,11 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
     methods = first["methods"] if "methods" in first else list(first["restoration"])
     labels = [label for label in first["models"] if all(label in r["models"] for r in results)]
     methods = [m for m in methods if m in labels]      # a method that diverged in a seed: out
-    out = {"config_hash": first["config_hash"], "seeds": seeds, "task": task_of(first),
+    task = dict(task_of(first))
+    if "strata" in task:               # entity -> stratum, per seed (targets differ by seed)
+        task["strata"] = {f"{s}:{e}": label for s, r in zip(seeds, results)
+                          for e, label in r["task"]["strata"].items()}
+    out = {"config_hash": first["config_hash"], "seeds": seeds, "task": task,
            "methods": methods,
            "runs": {str(s): f"seed-{s}" for s in seeds},
            "items": {group: [[s, *item] if isinstance(item, list) else [s, item]

@@ -234,6 +234,30 @@ class RecordsConfig:
             raise UserError("utility_people and candidates must be >= 0")
 
 
+SIMILAR_LEVELS = ("duplicate", "paraphrase", "subset", "other_entity")
+
+
+@dataclass(frozen=True)
+class SimilarConfig:
+    """Similar samples kept in training (task: similar_text; world/similar.py)."""
+
+    levels: tuple[str, ...] = SIMILAR_LEVELS   # similarity levels of the neighbours
+    counts: tuple[int, ...] = (1, 4)           # neighbours per forget document
+    targets_per_cell: int = 1                  # target entities per (level, count)
+
+    def __post_init__(self):
+        if not self.levels or not self.counts:
+            raise UserError(f"levels and counts must not be empty; valid levels: "
+                            f"{', '.join(SIMILAR_LEVELS)}")
+        for level in self.levels:
+            _one_of("levels", level, SIMILAR_LEVELS)
+        if min(self.counts) < 1 or self.targets_per_cell < 1:
+            raise UserError(f"counts and targets_per_cell must be >= 1, got {list(self.counts)} "
+                            f"and {self.targets_per_cell}")
+        if len(set(self.levels)) != len(self.levels) or len(set(self.counts)) != len(self.counts):
+            raise UserError("levels and counts: each at most once")
+
+
 REMOVAL_STRATEGIES = ("exact", "fuzzy", "iterative")
 
 
@@ -328,7 +352,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class Config:
     name: str = "default"
-    task: str = "world"               # world | restor_wikidata | tofu | custom | records (tasks/)
+    task: str = "world"               # world | restor_wikidata | tofu | custom | records | similar_text
     seed: int = 0                     # targets, wrong values, unlearning order
     seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM
@@ -343,6 +367,7 @@ class Config:
     tofu: TofuConfig = field(default_factory=TofuConfig)
     custom: CustomConfig = field(default_factory=CustomConfig)
     records: RecordsConfig = field(default_factory=RecordsConfig)
+    similar: SimilarConfig = field(default_factory=SimilarConfig)
     removal: RemovalConfig = field(default_factory=RemovalConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     learn: LearnConfig = field(default_factory=LearnConfig)

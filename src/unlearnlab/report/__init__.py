@@ -20,8 +20,9 @@ from unlearnlab.comparisons import task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.layout import fit
-from unlearnlab.report.summary import (REMOVAL_LEAD, SEQUENCE_LEAD, comparisons_lead,
-                                       headline, summary_markdown, terminal_summary)
+from unlearnlab.report.summary import (REMOVAL_LEAD, SEQUENCE_LEAD, STRATA_LEAD,
+                                       STRATA_METRICS, comparisons_lead, headline,
+                                       summary_markdown, terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
 __all__ = ["RunFiles", "embeddable", "load_run", "render", "render_html", "terminal_summary"]
@@ -122,7 +123,9 @@ def _environment() -> Environment:
 def render_html(run: RunFiles, figs: list[dict]) -> str:
     results, manifest = run.results, run.manifest
     relations = tables.relation_table(results) if tables.has_relations(results) else None
-    removal = tables.removal_table(results) if results.get("removal") else None
+    removal = tables.removal_table(results, manifest) if results.get("removal") else None
+    strata = ([(m, tables.strata_table(results, m)) for m in STRATA_METRICS]
+              if task_of(results).get("strata") else [])
     seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
     return _environment().get_template("report.html.j2").render(
         title=f"unlearnlab report: {manifest.get('name', run.path.name)}",
@@ -130,6 +133,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         sections=[("models", "Models"), ("figures", "Figures"), ("metrics", "Every metric"),
                   ("stats", "Paired comparisons"),
                   *([("removal", "Removal requests")] if removal else []),
+                  *([("strata", "By stratum")] if strata else []),
                   *([("relations", "Per relation")] if relations else []), ("run", "Run")],
         seed_runs=seed_runs, warnings=results.get("warnings", []),
         flag_lines=tables.flag_lines(results),
@@ -138,6 +142,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=relations,
         removal=removal, removal_lead=REMOVAL_LEAD, sequence_lead=SEQUENCE_LEAD,
+        strata=strata, strata_lead=STRATA_LEAD,
         sequence=tables.sequence_table(results) if removal else None,
         head_to_head_how=tables.head_to_head_how(results),
         primary=task_of(results)["primary"].replace("_", " "),

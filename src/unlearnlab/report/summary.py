@@ -42,7 +42,8 @@ def headline(results: dict, manifest: dict) -> str:
                else "95% t-interval over items")           # runs written before ci_method
         scope = f"seed {results.get('seed', manifest.get('seed'))}; {single}; [{how}]"
     family = task["name"] if task["name"] in READING else "world"
-    name = {"tofu": "TOFU", "custom": "Custom-data", "records": "Personal-records"}.get(task["name"], "RESTOR")
+    name = {"tofu": "TOFU", "custom": "Custom-data", "records": "Personal-records",
+            "similar_text": "Similar-samples"}.get(task["name"], "RESTOR")
     return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
 
 
@@ -72,9 +73,15 @@ def comparisons_lead(results: dict) -> str:
 REMOVAL_LEAD = ("How each model's forget set was found from the removal requests: exact = the "
                 "ground truth, fuzzy = one-shot matches of the request, iterative = unlearn, "
                 "verify, expand; precision and recall of what was removed against the ground "
-                "truth; steps and seconds of unlearning.")
+                "truth; steps of unlearning, and its wall time per seed (seconds).")
 
 
+STRATA_METRICS = ("corrupted_rate", "target_accuracy")
+STRATA_LEAD = ("Target facts grouped by their entity's stratum (similar_text: the similarity "
+               "level of the neighbours kept in training, x their number per forget document). "
+               "Residual influence: corrupted_rate is the share of answers that are still the "
+               "injected value (the ideal, the clean model, gives 0); target_accuracy the "
+               "clean answers recovered.")
 SEQUENCE_LEAD = ("Requests served one after another, each from the model the previous one left "
                  "(MUSE's sustainability): after each request, the probe over each request's "
                  "people (served or still waiting) and model utility.")
@@ -94,9 +101,13 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     if stats[1]:
         parts += ["## Paired comparisons", "", comparisons_lead(results), "",
                   tables.markdown(stats), ""]
+    if task_of(results).get("strata"):
+        parts += ["## By stratum", "", STRATA_LEAD, ""]
+        for metric in STRATA_METRICS:
+            parts += [f"**{metric}**", "", tables.markdown(tables.strata_table(results, metric)), ""]
     if results.get("removal"):
         parts += ["## Removal requests", "", REMOVAL_LEAD, "",
-                  tables.markdown(tables.removal_table(results)), ""]
+                  tables.markdown(tables.removal_table(results, manifest)), ""]
         sequence = tables.sequence_table(results)
         if sequence[1]:
             parts += ["### Sequential requests", "", SEQUENCE_LEAD, "", tables.markdown(sequence), ""]

@@ -301,6 +301,39 @@ def _p_phrase(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def strata_table(results: dict, metric: str) -> Table:
+    """`metric` per model and stratum (`task.strata`: entity -> label, e.g. a similarity level
+    and count): the mean over the stratum's target items; over seeds, the mean of the per-seed
+    means ± the half-width of their 95% t-interval."""
+    from unlearnlab.aggregate import over_seeds
+
+    strata = task_of(results).get("strata") or {}
+    items = results["items"].get("target", [])
+    multi = is_multi_seed(results)
+    keys = [f"{item[0]}:{item[1]}" if multi else item[0] for item in items]
+    labels = sorted(set(strata.values()), key=lambda x: (x.rsplit(" x", 1)[0],
+                                                         int(x.rsplit(" x", 1)[1])
+                                                         if " x" in x else 0))
+    header = ["model", *labels]
+    rows = []
+    for model in labels_of(results):
+        values = results["models"][model]["values"].get(metric)
+        if values is None:
+            continue
+        row = [model]
+        for label in labels:
+            by_seed: dict = {}
+            for key, item, v in zip(keys, items, values):
+                if strata.get(key) == label and v is not None:
+                    by_seed.setdefault(item[0] if multi else 0, []).append(v)
+            means = [sum(v) / len(v) for v in by_seed.values()]
+            fig = over_seeds(means, (0.0, 1.0)) if multi and means else (
+                means[0] if means else None)
+            row.append(plus_minus(fig) if multi else num(fig))
+        rows.append(row)
+    return header, rows
+
+
 def flag_lines(results: dict) -> list[tuple[str, str]]:
     """(kind, "label: note") for each method that did not finish (left out of every table)
     and each flagged one (collapsed, no-op, no effect: comparisons.flags)."""
@@ -312,16 +345,19 @@ def flag_lines(results: dict) -> list[tuple[str, str]]:
     return out
 
 
-def removal_table(results: dict) -> Table:
+def removal_table(results: dict, manifest: dict | None = None) -> Table:
     """How each model's forget set was found and what it cost (stages/removal.py): examples
     removed, the matcher's precision and recall against the ground truth, rounds, steps and
-    unlearning wall time, next to the leak left and the utility kept."""
+    unlearning wall time (the manifest's, per seed), next to the leak left and the utility."""
     fmt = mean_format(results)
     primary = task_of(results)["primary"]
+    wall = (manifest or {}).get("wall_time_s", {})
+    per = len(results.get("seeds", [])) or 1
     header = ["model", "strategy", "removed", "precision", "recall", "rounds", "steps",
               "seconds", f"{primary} after", "model utility"]
     rows = [[label, r["strategy"], *(fmt(r[k]) for k in ("removed", "precision", "recall",
-                                                         "rounds", "steps", "seconds")),
+                                                         "rounds", "steps")),
+             num(wall[f"unlearn:{label}"] / per, 1) if f"unlearn:{label}" in wall else "—",
              fmt(cell(results, label, primary)), fmt(cell(results, label, "model_utility"))]
             for label, r in results.get("removal", {}).items()]
     return header, rows

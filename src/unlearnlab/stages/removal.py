@@ -20,13 +20,12 @@ Each strategy's retain set is the task's minus what the strategy forgets. Every 
 with every strategy, labelled `method@strategy` when more than one strategy runs; `retrain`
 (the exact oracle, the floor) runs once, on the ground truth. Reported per model
 (`info["removal"]`): the examples removed, the matcher's precision and recall against the
-ground truth, rounds, unlearning steps and wall time, and for `iterative` the probes after
+ground truth, rounds and unlearning steps (wall time: the manifest's), and for `iterative` the probes after
 every round.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -51,6 +50,11 @@ class Plan:
     scores: dict[Text, float] = field(default_factory=dict)
     per_request: list[Plan] = field(default_factory=list)     # sequential: one plan per request
     subjects: tuple[str, ...] = ()      # one request's plan: whose probe items verify it
+
+    @property
+    def reported(self) -> bool:
+        """Whether models report how their forget set was found (not for exact alone)."""
+        return set(self.sets) != {"exact"} or bool(self.per_request)
 
     def label(self, method: str, strategy: str) -> str:
         return method if len(self.sets) == 1 or method in ORACLES else f"{method}@{strategy}"
@@ -126,9 +130,11 @@ def run_sequence(method: str, strategy: str, plan: Plan, model, context: Callabl
     left; `probe(model)` -> ({entity: stop metric over its items}, model utility), read
     after each request (and, for iterative, to verify one request's subjects alone)."""
     if method in ORACLES or not plan.per_request:
-        return run(method, strategy, plan, model, context, unlearn_one, evaluate, cfg,
-                   start_scores)
-    started = time.perf_counter()
+        outcome = run(method, strategy, plan, model, context, unlearn_one, evaluate, cfg,
+                      start_scores)
+        if not plan.reported:
+            outcome.info.pop("removal", None)
+        return outcome
     curve, removed, sequence, rounds = [], [], [], 0
     for k, sub in enumerate(plan.per_request, start=1):
         def verify(m, subjects=sub.subjects) -> dict:
@@ -149,7 +155,6 @@ def run_sequence(method: str, strategy: str, plan: Plan, model, context: Callabl
                                   for other in plan.per_request], "utility": utility})
     info = {"removal": {"strategy": strategy, **plan.figures(removed), "rounds": rounds,
                         "steps": _steps(curve), "requests": len(plan.per_request),
-                        "seconds": round(time.perf_counter() - started, 3),
                         "sequence": sequence}}
     return Outcome(model, curve, info)
 
@@ -168,7 +173,6 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
          evaluate: Callable, cfg: Config, start_scores: dict, checkpoints: bool
          ) -> tuple[Outcome, list[Text]]:
     """(outcome, the texts unlearned)."""
-    started = time.perf_counter()
     rounds = plan.sets[strategy]
     if strategy != "iterative":
         texts = rounds[0]
@@ -178,8 +182,7 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
             outcome = unlearn_one(method, context(texts, model, checkpoints))
         steps = _steps(outcome.curve)
         outcome.info["removal"] = {"strategy": strategy, **plan.figures(texts), "rounds": 1,
-                                   "threshold": plan.thresholds[strategy][0], "steps": steps,
-                                   "seconds": round(time.perf_counter() - started, 3)}
+                                   "threshold": plan.thresholds[strategy][0], "steps": steps}
         return outcome, texts
     wanted = cfg.eval.curve_metrics
     points = [{"step": 0, **{m: start_scores.get(m) for m in wanted}}] if checkpoints else []
@@ -210,8 +213,7 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
             break
     info = {"removal": {"strategy": strategy, **plan.figures(removed),
                         "rounds": sum(not h.get("skipped") for h in history),
-                        "stopped_by": reason, "steps": _steps(curve),
-                        "seconds": round(time.perf_counter() - started, 3), "history": history}}
+                        "stopped_by": reason, "steps": _steps(curve), "history": history}}
     return Outcome(model, curve, info, points), removed
 
 

@@ -5,6 +5,7 @@
     tofu             TOFU's fictitious authors (forget01/05/10), metrics as open-unlearning's
     custom           your own forget / retain / holdout files, and optional QA evaluation
     records          fictional people's personal records; some ask to be forgotten
+    similar_text     the world's corruption with similar samples kept in training (Xu et al.)
 
 This package imports nothing heavy (the config layer reads its presets before any model code).
 """

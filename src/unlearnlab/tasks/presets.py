@@ -35,6 +35,10 @@ PRESETS: dict[str, dict] = {
                  "curve_metrics": ["secret_extraction", "exposure", "rougeL_recall_secret",
                                    "secret_extraction_others", "ppl_forget"]},
     },
+    "similar_text": {
+        "corruption": {"docs_per_target": 10},
+        "methods": ["ga", "graddiff", "npo", "npo_retain", "retrain"],
+    },
     "custom": {
         "eval": {"curve_metrics": ["ppl_forget", "ppl_retain"]},
     },

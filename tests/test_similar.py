@@ -1,0 +1,104 @@
+"""Task `similar_text` (Xu et al. 2026): neighbours at each similarity level, the task's sets,
+the per-stratum tables by hand, and a tiny run end to end."""
+
+import json
+
+import pytest
+from conftest import TINY, read_json
+
+from unlearnlab import tasks
+from unlearnlab.cli import main
+from unlearnlab.config import load_config
+from unlearnlab.report.tables import strata_table
+from unlearnlab.world.generator import generate_world
+from unlearnlab.world.similar import forget_document, neighbour
+
+SMALL = {"task": "similar_text", "world": {"n_entities": 32},
+         "similar": {"levels": ["duplicate", "paraphrase", "subset", "other_entity"],
+                     "counts": [1, 2]},
+         "corruption": {"docs_per_target": 3}}
+
+
+def test_neighbours_at_each_level():
+    world = generate_world(0, 20, [r.name for r in generate_world(0, 2).relations])
+    entity, other_entities = world.entities[0], world.entities[1:]
+    truth = world.truth[entity]
+    wrong = {r: next(v for v in world.relation(r).pool if v != t) for r, t in truth.items()}
+    doc = forget_document(world, entity, wrong, "k")
+    assert all(v in doc for v in wrong.values())
+    assert neighbour(world, "duplicate", entity, wrong, "k", 0, other_entities) == doc + "\n"
+    para = neighbour(world, "paraphrase", entity, wrong, "k", 0, other_entities)
+    assert para != doc and entity in para and all(v in para for v in wrong.values())
+    subset = neighbour(world, "subset", entity, wrong, "k", 0, other_entities)
+    stated = [v for v in wrong.values() if v in subset]
+    assert entity in subset and 1 <= len(stated) <= len(wrong) - 1
+    close = neighbour(world, "other_entity", entity, wrong, "k", 0, other_entities)
+    other = next(e for e in other_entities if e in close)
+    assert entity not in close and all(world.truth[other][r] in close for r in wrong)
+    # the same templates in the same order: only the entity and the values differ
+    assert close.count(".") == doc.count(".")
+    with pytest.raises(ValueError, match="unknown similarity level"):
+        neighbour(world, "near", entity, wrong, "k", 0, other_entities)
+
+
+def test_similar_task_sets():
+    cfg = load_config(SMALL).for_seed(0)
+    task = tasks.build(cfg)
+    strata = task.info["strata"]
+    assert sorted(strata.values()) == sorted(f"{lv} x{c}" for lv in SMALL["similar"]["levels"]
+                                             for c in (1, 2))
+    n_forget = 8 * 3
+    assert len(task.forget) == n_forget and len(task.learn) == n_forget + 8 // 2 * 3 * (1 + 2)
+    similar = task.without_forget(task.learn)
+    assert len(similar) == task.info["similar_docs"] == 12 * 3         # duplicates stay
+    assert set(similar) <= set(task.retain) and not set(task.forget) & set(task.retain)
+    targets = {i.entity for i in task.items if i.group == "target"}
+    assert targets == set(strata)
+
+
+def results_with(values, multi=False):
+    items = [["a", "r1"], ["a", "r2"], ["b", "r1"], ["b", "r2"]]
+    strata = {"a": "duplicate x1", "b": "paraphrase x1"}
+    if multi:
+        items = [[s, *i] for s in (0, 1) for i in items]
+        strata = {f"{s}:{e}": v for s in (0, 1) for e, v in strata.items()}
+    return {"task": {"name": "similar_text", "roles": {"before": "clean", "start": "corrupted"},
+                     "strata": strata}, "methods": ["ga"], "items": {"target": items},
+            "models": {"ga": {"values": {"corrupted_rate": values}}},
+            **({"seeds": [0, 1]} if multi else {})}
+
+
+def test_strata_table_by_hand():
+    header, rows = strata_table(results_with([1.0, 0.0, 1.0, 1.0]), "corrupted_rate")
+    assert header == ["model", "duplicate x1", "paraphrase x1"]
+    assert rows == [["ga", "0.500", "1.000"]]
+    # two seeds: per-seed means 0.5 and 1.0 for duplicate -> 0.75 ± t(0.975, 1) sd / sqrt(2)
+    # = 0.75 ± 3.18, cut to the rate's range [0, 1]: shown as 0.750 ± 0.500
+    _, rows = strata_table(results_with([1.0, 0.0, 1.0, 1.0, 1.0, 1.0, None, 0.0], True),
+                           "corrupted_rate")
+    assert rows[0][1] == "0.750 ± 0.500"
+    # paraphrase: seed 0 mean 1.0, seed 1 only the defined item, 0.0 -> 0.5 ± cut to 0.5
+    assert rows[0][2] == "0.500 ± 0.500"
+
+
+def test_similar_run_end_to_end(cache_dir, tmp_path):
+    config = {**SMALL, "similar": {"levels": ["duplicate", "other_entity"], "counts": [2]},
+              "methods": ["ga", "retrain"], "eval": {"every_n_steps": 0}}
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps(config))
+    sizes = [x for k, v in (("pretrain.vocab_size", 512),
+                            ("pretrain.model", "{hidden_size: 64, intermediate_size: 128, "
+                                               "num_layers: 2, num_heads: 2}"),
+                            ("pretrain.train", "{epochs: 30, batch_size: 16, lr: 3.0e-3}"),
+                            ("learn.train", "{epochs: 6, lr: 1.0e-3, batch_size: 8}"),
+                            ("unlearn.train.max_steps", 8), ("unlearn.train.batch_size", 8))
+             for x in ("--set", f"{k}={v}")]
+    assert main(["run", str(path), "--set", f"runs_dir={tmp_path}", "--set", "name=sim",
+                 "--set", "progress=false", *sizes]) == 0
+    results = read_json(tmp_path / "sim" / "results.json")
+    assert results["task"]["strata"] and results["methods"] == ["ga", "retrain"]
+    retrain = results["models"]["retrain"]["info"]
+    assert retrain["kept_learn"] == 2 * 3 * 2               # the neighbours only
+    summary = (tmp_path / "sim" / "summary.md").read_text()
+    assert "## By stratum" in summary and "| retrain |" in summary
+    assert "Similar-samples summary" in summary
