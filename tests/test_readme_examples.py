@@ -69,7 +69,8 @@ def shrink(argv: list[str]) -> list[str]:
         return []
     config = " ".join(argv)
     sizes = (RESTOR if "restor" in config else TOFU if "tofu" in config else
-             RECORDS if "records" in config else {**TINY_KEYS, **FAST})
+             RECORDS if "records" in config else
+             {**TINY_KEYS, **FAST, "seeds": "[0]"} if "similar" in config else {**TINY_KEYS, **FAST})
     given = [a.split("=", 1)[0] for a in argv if "=" in a]
     keep = {k: v for k, v in sizes.items()
             if not any(k == g or k.startswith(g + ".") or g.startswith(k + ".") for g in given)}

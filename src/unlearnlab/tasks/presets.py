@@ -37,6 +37,7 @@ PRESETS: dict[str, dict] = {
     },
     "similar_text": {
         "corruption": {"docs_per_target": 10},
+        "unlearn": {"train": {"epochs": 5}},
         "methods": ["ga", "graddiff", "npo", "npo_retain", "retrain"],
     },
     "custom": {
