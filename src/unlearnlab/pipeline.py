@@ -33,6 +33,7 @@ from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_l
                              remove_stale, replace_dir, temp_dir, versions)
 from unlearnlab.stages import evaluate, learn, pretrain, removal, unlearn
 from unlearnlab.texts import tokenize
+from unlearnlab.train.params import relative_change
 
 
 def _with_final(checkpoints: list[dict], curve: list[dict], final: dict) -> list[dict]:
@@ -240,14 +241,19 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     with timer("evaluate"):
         models[start] = evaluator.run(start, model, run_dir)
 
+    forget = tokenize(tokenizer, task.forget, task.fmt)
     retain = tokenize(tokenizer, task.retain, task.fmt)
     start_scores = {k: v["mean"] for k, v in models[start]["metrics"].items()}
 
     def context(texts: list, copy_of, checkpoints: bool) -> unlearn.UnlearnContext:
-        kept = task.retain if texts is task.forget else [t for t in task.retain
-                                                          if t not in set(texts)]
+        """A method's context for the forget set `texts` (the task's, or what a removal
+        strategy found; its retain set is the task's minus those texts)."""
+        exact = texts is task.forget
+        gone = set(texts)
+        kept = task.retain if exact else [t for t in task.retain if t not in gone]
         return unlearn.UnlearnContext(
-            cfg=cfg, model=copy_of, tokenizer=tokenizer, forget=tokenize(tokenizer, texts, task.fmt),
+            cfg=cfg, model=copy_of, tokenizer=tokenizer,
+            forget=forget if exact else tokenize(tokenizer, texts, task.fmt),
             retain=retain if kept is task.retain else tokenize(tokenizer, kept, task.fmt),
             forget_texts=texts, retain_texts=kept, device=device, task=task,
             evaluate=evaluator.checkpoint if checkpoints else None,
@@ -269,8 +275,9 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
                                                    context, unlearn.run, evaluator.checkpoint,
                                                    cfg, start_scores, probe)
             except Diverged as exc:         # this method stops; the run goes on
-                results.setdefault("failed", {})[label] = f"diverged at step {exc.step} ({exc.reason})"
-                log(f"{label}: diverged at step {exc.step} ({exc.reason}); left out of the results")
+                status = f"diverged at step {exc.step} ({exc.reason})"
+                results.setdefault("failed", {})[label] = status
+                log(f"{label}: {status}; left out of the results")
                 continue
             outcome.info["param_change"] = relative_change(outcome.model, model)
             atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
@@ -291,18 +298,3 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     atomic_write_json(run_dir / "manifest.json", manifest)
     return results, manifest
 
-
-def relative_change(model, start) -> float | None:
-    """||theta - theta_0|| / ||theta_0|| over the parameters both models share by name (how
-    far unlearning moved the model; None when they share none)."""
-    import torch
-
-    before = dict(start.named_parameters())
-    diff = norm = 0.0
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name in before and before[name].shape == p.shape:
-                q = before[name].to(p.device, p.dtype)
-                diff += float((p - q).pow(2).sum())
-                norm += float(q.pow(2).sum())
-    return (diff / norm) ** 0.5 if norm > 0 else None

@@ -62,3 +62,19 @@ def _one(model, named, part: str) -> list:
     if not found:
         raise UserError(f"params: {part!r} matches no parameter; valid: {VALID}")
     return found
+
+
+def relative_change(model, start) -> float | None:
+    """||theta - theta_0|| / ||theta_0|| over the parameters both models share by name and
+    shape (how far unlearning moved the model; None when they share none)."""
+    import torch                      # not at the top: the config layer reads VALID from here
+
+    before = dict(start.named_parameters())
+    diff = norm = 0.0
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in before and before[name].shape == p.shape:
+                q = before[name].to(p.device, p.dtype)
+                diff += float((p - q).pow(2).sum())
+                norm += float(q.pow(2).sum())
+    return (diff / norm) ** 0.5 if norm > 0 else None
