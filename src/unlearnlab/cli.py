@@ -12,22 +12,26 @@ import signal
 import sys
 
 from unlearnlab.errors import UserError
+from unlearnlab.tasks.presets import TASK_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unlearnlab",
-        description="Machine unlearning of language models: corrupt, unlearn, and measure "
-                    "forgetting and restoration (RESTOR) on a built-in world or your model.")
+        description="Machine unlearning of language models: teach a model what it must forget, "
+                    "unlearn it with each method, and measure forgetting, restoration and what "
+                    "is left (RESTOR, TOFU, personal records, similar samples, your own data).")
     from unlearnlab import __version__
 
     parser.add_argument("--version", action="version", version=f"unlearnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
-        "run", help="run the RESTOR benchmark (no CONFIG: the built-in default)",
-        description="Train (or reuse) the clean model, corrupt it, unlearn with each method, "
-                    "evaluate, and write runs/<name>-<date>-<time>/ (runs/latest links to it); "
-                    "--set name=NAME writes runs/NAME, replacing a previous run of that name.",
+        "run", help="run an experiment (no CONFIG: RESTOR on the built-in world)",
+        description="Train (or reuse) the clean model, teach it the forget set (the task's "
+                    "learn stage), unlearn with each method, evaluate, and write "
+                    "runs/<name>-<date>-<time>/ (runs/latest links to it); --set name=NAME "
+                    "writes runs/NAME, replacing a previous run of that name. Tasks (task: or "
+                    f"--set task=...): {', '.join(TASK_NAMES)}.",
         epilog="example: unlearnlab run --set methods=[ga,npo] --set corruption.context_facts=2")
     run.add_argument("config", nargs="?", help="YAML config file (keys as in configs/default.yaml)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -40,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: unlearnlab evaluate tiny_llama --task tofu --set tofu.split=forget10")
     evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="a local Hugging Face model folder")
     evaluate.add_argument("config", nargs="?", help="YAML config file (keys as in configs/default.yaml)")
-    evaluate.add_argument("--task", help="the task (world, restor_wikidata, tofu, custom); "
+    evaluate.add_argument("--task", help=f"the task ({', '.join(TASK_NAMES)}); "
                                          "the same as --set task=TASK")
     evaluate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                           help="override a config key (repeatable)")
