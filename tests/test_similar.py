@@ -102,3 +102,22 @@ def test_similar_run_end_to_end(cache_dir, tmp_path):
     summary = (tmp_path / "sim" / "summary.md").read_text()
     assert "## By stratum" in summary and "| retrain |" in summary
     assert "Similar-samples summary" in summary
+
+
+def test_strata_comparisons_pair_each_cell_with_the_ideal():
+    from unlearnlab.comparisons import strata_comparisons
+    from unlearnlab.report.tables import strata_test_table
+    from unlearnlab.stats import paired_comparison
+
+    results = results_with([1.0, 1.0, 0.0, 1.0])
+    results["models"]["ga"]["values"]["target_accuracy"] = [0.0, 0.0, 1.0, 1.0]
+    results["models"]["clean"] = {"values": {"corrupted_rate": [0.0] * 4,
+                                             "target_accuracy": [1.0] * 4}}
+    out = strata_comparisons(results)                # ga only (no corrupted model here)
+    cell = out["ga"]["duplicate x1"]["corrupted_rate"]
+    assert cell == paired_comparison([1.0, 1.0], [0.0, 0.0], family=2)
+    assert cell["mean_diff"] == 1.0 and cell["n"] == 2
+    assert out["ga"]["paraphrase x1"]["target_accuracy"]["mean_diff"] == 0.0
+    header, rows = strata_test_table({**results, "strata_comparisons": out}, "corrupted_rate")
+    assert header == ["model − clean", "duplicate x1", "paraphrase x1"]
+    assert rows == [["ga", "+1.000 ns", "+0.500 ns"]]

@@ -9,7 +9,8 @@ comparisons run over all facts (or documents) of all seeds and stay paired.
 
 from __future__ import annotations
 
-from unlearnlab.comparisons import REMOVAL_FIGURES, head_to_head, paired_comparisons, task_of
+from unlearnlab.comparisons import (REMOVAL_FIGURES, head_to_head, paired_comparisons,
+                                    strata_comparisons, task_of)
 from unlearnlab.eval.metrics import METRICS
 from unlearnlab.stats import mean_ci
 
@@ -117,6 +118,8 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
     warnings = [f"seed {s}: {w}" for s, r in zip(seeds, results) for w in r.get("warnings", [])]
     if warnings:
         out["warnings"] = warnings
+    if task.get("strata"):
+        out["strata_comparisons"] = strata_comparisons(out)
     out["comparisons"] = paired_comparisons(out)
     out["head_to_head"] = head_to_head(out["models"], methods, task_of(out)["primary"])
     return out

@@ -66,8 +66,36 @@ def compare_models(results: dict) -> None:
     if any(r["strategy"] != "exact" for r in removal.values()):
         results["removal"] = removal
     results["flags"] = flags(results)
+    if task.get("strata"):
+        results["strata_comparisons"] = strata_comparisons(results)
     results["comparisons"] = paired_comparisons(results)
     results["head_to_head"] = head_to_head(models, methods, task["primary"])
+
+
+STRATA_METRICS = ("corrupted_rate", "target_accuracy")   # read per stratum (task.strata)
+
+
+def strata_comparisons(results: dict) -> dict:
+    """Per model (the starting one and every method), stratum and STRATA_METRICS metric: the
+    paired per-item comparison with the model before learning (similar_text: the ideal),
+    over the stratum's target items (pooled over seeds), Bonferroni over models x strata."""
+    task, models = task_of(results), results["models"]
+    strata, before = task["strata"], task["roles"]["before"]
+    items = results["items"]["target"]
+    keys = [f"{i[0]}:{i[1]}" if "seeds" in results else i[0] for i in items]
+    labels = sorted(set(strata.values()))
+    compared = [m for m in [task["roles"]["start"], *results["methods"]] if m in models]
+    out: dict = {}
+    for model in compared:
+        for metric in STRATA_METRICS:
+            a, b = models[model]["values"].get(metric), models[before]["values"].get(metric)
+            if a is None or b is None:
+                continue
+            for label in labels:
+                idx = [j for j, k in enumerate(keys) if strata.get(k) == label]
+                out.setdefault(model, {}).setdefault(label, {})[metric] = paired_comparison(
+                    [a[j] for j in idx], [b[j] for j in idx], family=len(compared) * len(labels))
+    return out
 
 
 COLLAPSE_SHARE = 0.1      # model utility below this share of the starting model's: collapsed

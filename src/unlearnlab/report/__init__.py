@@ -16,13 +16,13 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unlearnlab.comparisons import task_of
+from unlearnlab.comparisons import STRATA_METRICS, task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.layout import fit
 from unlearnlab.report.summary import (REMOVAL_LEAD, SEQUENCE_LEAD, STRATA_LEAD,
-                                       STRATA_METRICS, comparisons_lead, headline,
-                                       summary_markdown, terminal_summary)
+                                       comparisons_lead, headline, summary_markdown,
+                                       terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
 
 __all__ = ["RunFiles", "embeddable", "load_run", "render", "render_html", "terminal_summary"]
@@ -124,7 +124,8 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
     results, manifest = run.results, run.manifest
     relations = tables.relation_table(results) if tables.has_relations(results) else None
     removal = tables.removal_table(results, manifest) if results.get("removal") else None
-    strata = ([(m, tables.strata_table(results, m)) for m in STRATA_METRICS]
+    strata = ([(m, tables.strata_table(results, m), tables.strata_test_table(results, m))
+               for m in STRATA_METRICS]
               if task_of(results).get("strata") else [])
     seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
     return _environment().get_template("report.html.j2").render(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unlearnlab.comparisons import task_of
+from unlearnlab.comparisons import STRATA_METRICS, task_of
 from unlearnlab.report import tables
 
 READING = {
@@ -76,7 +76,6 @@ REMOVAL_LEAD = ("How each model's forget set was found from the removal requests
                 "truth; steps of unlearning, and its wall time per seed (seconds).")
 
 
-STRATA_METRICS = ("corrupted_rate", "target_accuracy")
 STRATA_LEAD = ("Target facts grouped by their entity's stratum (similar_text: the similarity "
                "level of the neighbours kept in training, x their number per forget document). "
                "Residual influence: corrupted_rate is the share of answers that are still the "
@@ -104,7 +103,10 @@ def summary_markdown(results: dict, manifest: dict) -> str:
     if task_of(results).get("strata"):
         parts += ["## By stratum", "", STRATA_LEAD, ""]
         for metric in STRATA_METRICS:
-            parts += [f"**{metric}**", "", tables.markdown(tables.strata_table(results, metric)), ""]
+            parts += [f"**{metric}**", "", tables.markdown(tables.strata_table(results, metric)), "",
+                      f"Paired per item against the {task_of(results)['roles']['before']} model "
+                      f"(mean Δ; exact McNemar, Bonferroni over models x strata):", "",
+                      tables.markdown(tables.strata_test_table(results, metric)), ""]
     if results.get("removal"):
         parts += ["## Removal requests", "", REMOVAL_LEAD, "",
                   tables.markdown(tables.removal_table(results, manifest)), ""]

@@ -334,6 +334,18 @@ def strata_table(results: dict, metric: str) -> Table:
     return header, rows
 
 
+def strata_test_table(results: dict, metric: str) -> Table:
+    """Per model and stratum: the paired difference from the model before learning (the
+    ideal) in `metric`, with its Bonferroni-adjusted significance (comparisons.py)."""
+    tests = results.get("strata_comparisons", {})
+    labels = sorted({label for by in tests.values() for label in by})
+    header = ["model − " + task_of(results)["roles"]["before"], *labels]
+    rows = [[model, *(f"{c['mean_diff']:+.3f} {significance(c['p_adj'])}"
+                      if (c := by.get(label, {}).get(metric)) else "—" for label in labels)]
+            for model, by in tests.items()]
+    return header, rows
+
+
 def flag_lines(results: dict) -> list[tuple[str, str]]:
     """(kind, "label: note") for each method that did not finish (left out of every table)
     and each flagged one (collapsed, no-op, no effect: comparisons.flags)."""
