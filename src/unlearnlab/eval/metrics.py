@@ -107,13 +107,20 @@ def logp_random(record: dict) -> float | None:
 @metric("correct_rank", description="rank of the correct answer among the relation's values (1 = top)",
         group="target", direction=LOWER, range=(1.0, float("inf")))
 def correct_rank(record: dict) -> float | None:
-    """Candidates are ranked by summed log-prob, i.e. the probability of the whole answer."""
+    rank = gold_rank(record)
+    return None if rank is None else float(rank)
+
+
+def gold_rank(record: dict) -> int | None:
+    """Rank of the gold answer among the item's `pool` (1 = most likely): candidates are
+    ranked by summed log-prob, i.e. the probability of the whole answer; ties count against
+    the gold answer (1 + the number scored strictly higher). None without a pool."""
     pool = record["pool"]
     gold = record["answers"][0]
     if not pool or gold not in record["scores"]:
         return None
     mine = record["scores"][gold][0]
-    return float(1 + sum(record["scores"][c][0] > mine for c in pool if c != gold))
+    return 1 + sum(record["scores"][c][0] > mine for c in pool if c != gold)
 
 
 def score(records: list[dict]) -> dict[str, dict]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from unlearnlab.eval.metrics import HIGHER, LOWER, exact_match, metric
+from unlearnlab.eval.metrics import HIGHER, LOWER, exact_match, gold_rank, metric
 from unlearnlab.eval.tofu import rouge_l
 
 
@@ -32,13 +32,10 @@ def extraction(record: dict) -> float:
 
 
 def exposure(record: dict) -> float | None:
-    pool = record["pool"]
-    secret = record["answers"][0]
-    if not pool or secret not in record["scores"]:
+    rank = gold_rank(record)
+    if rank is None:
         return None
-    mine = record["scores"][secret][0]
-    rank = 1 + sum(record["scores"][c][0] > mine for c in pool if c != secret)
-    size = len(set(pool) | {secret})
+    size = len(set(record["pool"]) | {record["answers"][0]})
     return math.log2(size) - math.log2(rank)
 
 

@@ -47,7 +47,6 @@ class Plan:
     sets: dict[str, list[list[Text]]]
     thresholds: dict[str, list[float | None]]
     truth: list[Text]
-    scores: dict[Text, float] = field(default_factory=dict)
     per_request: list[Plan] = field(default_factory=list)     # sequential: one plan per request
     subjects: tuple[str, ...] = ()      # one request's plan: whose probe items verify it
 
@@ -102,11 +101,9 @@ def resolve(cfg: Config, task: Task, requests: list[str], truth: list[Text],
     strategies = cfg.removal.strategies
     sets: dict[str, list[list[Text]]] = {}
     thresholds: dict[str, list[float | None]] = {}
-    scores: dict[Text, float] = {}
     if set(strategies) - {"exact"}:
         texts = task.training_texts()
         sims = similarities(requests, [as_plain(t, task.fmt) for t in texts])
-        scores = dict(zip(texts, sims))
 
         def found(threshold: float) -> list[Text]:
             return [texts[i] for i in matches(sims, threshold)]
@@ -120,7 +117,7 @@ def resolve(cfg: Config, task: Task, requests: list[str], truth: list[Text],
             tiers = [cfg.removal.tiers[min(r, len(cfg.removal.tiers) - 1)]
                      for r in range(cfg.removal.rounds)]
             sets[strategy], thresholds[strategy] = [found(t) for t in tiers], tiers
-    return Plan(sets, thresholds, list(truth), scores, subjects=subjects)
+    return Plan(sets, thresholds, list(truth), subjects=subjects)
 
 
 def run_sequence(method: str, strategy: str, plan: Plan, model, context: Callable,
