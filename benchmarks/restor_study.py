@@ -4,11 +4,13 @@ README's tables from the saved results.
     python benchmarks/restor_study.py                      # run what is missing, then print
     python benchmarks/restor_study.py --tables-only        # print from finished runs
     python benchmarks/restor_study.py --corpora 0 squad --seeds 0 1 2 -- restor.docs_per_target=100
+    python benchmarks/restor_study.py --parallel 15 --threads 1 -- device=cuda
 
 Each (corpus, seed) is one single-seed `unlearnlab run configs/restor_wikidata.yaml --set
 restor.corpus=K --set seeds=[S]` into runs/restor-study/k<K>-seed<S> (the clean model is trained
 once and cached), so a study that is stopped keeps every finished run; a finished folder is
-reused. The tables combine the seeds found (unlearnlab.aggregate, as a `seeds` run does):
+reused. `--parallel N` runs N of them at once (a GPU, or a machine with many cores: with
+`--threads 1` each takes one core). The tables combine the seeds found (unlearnlab.aggregate, as a `seeds` run does):
 target accuracy per model (mean over seeds ± half-width of the 95% t-interval over seeds; with
 one seed, ± half-width of the Wilson interval over its questions), the injected-value coverage,
 the corrupted rate and the logit probe. `--threads 1` leaves a core free for other work.
@@ -22,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +102,7 @@ def main() -> int:
     parser.add_argument("--runs-dir", default="runs/restor-study")
     parser.add_argument("--tables-only", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores)")
+    parser.add_argument("--parallel", type=int, default=1, help="runs at once (default 1)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run (key=value)")
     args = parser.parse_args()
     runs_dir = Path(args.runs_dir).resolve()
@@ -106,9 +110,9 @@ def main() -> int:
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if not args.tables_only:                     # every corpus's first seed before any second seed
-        for seed in args.seeds:
-            for corpus in args.corpora:
-                run(corpus, seed, runs_dir, args.overrides, env)
+        todo = [(corpus, seed) for seed in args.seeds for corpus in args.corpora]
+        with ThreadPoolExecutor(max(1, args.parallel)) as pool:
+            list(pool.map(lambda cs: run(*cs, runs_dir, args.overrides, env), todo))
     runs = {}
     for corpus in args.corpora:
         folders = [runs_dir / f"k{corpus}-seed{s}" for s in args.seeds]

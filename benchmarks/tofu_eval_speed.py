@@ -9,6 +9,9 @@ This script times our records layer (eval/records.py) on the same items, checks 
 numbers against open-unlearning's (0.1% relative) and prints questions/s with the ratios.
 
     python benchmarks/tofu_eval_speed.py [--batch-sizes 32 64] [--data ../shared/data/tofu]
+    python benchmarks/tofu_eval_speed.py --device cuda --precision bf16 --batch-sizes 64 256
+
+On CUDA the timed pass follows one untimed warm-up pass (kernel selection, allocator).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ def main() -> int:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 64])
     parser.add_argument("--data", default=str(SHARED / "data" / "tofu"))
     parser.add_argument("--model", help="the tiny Llama folder (default: built into a temp dir)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     args = parser.parse_args()
     model_dir = args.model
     if model_dir is None:
@@ -48,11 +53,21 @@ def main() -> int:
                         model_dir], check=True, capture_output=True)
     task = build(load_config(None, ["task=tofu", f"tofu.data_dir={args.data}"]))
     items = [i for i in task.items if i.group == "forget"]
-    model, tok = load_causal_lm(model_dir, torch.device("cpu"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(items)} questions")
+    device = torch.device(args.device)
+    model, tok = load_causal_lm(model_dir, device)
+    where = (torch.cuda.get_device_name(device) if device.type == "cuda"
+             else f"{torch.get_num_threads()} threads")
+    print(f"torch {torch.__version__}, {where}, {args.precision}; {len(items)} questions")
     for batch in args.batch_sizes:
+        if device.type == "cuda":                 # warm-up, then time a synchronised pass
+            make_records(model, tok, items[:batch], task.fmt, batch, task.fmt.max_new_tokens,
+                         args.precision)
+            torch.cuda.synchronize()
         start = time.perf_counter()
-        records = make_records(model, tok, items, task.fmt, batch, task.fmt.max_new_tokens)
+        records = make_records(model, tok, items, task.fmt, batch, task.fmt.max_new_tokens,
+                               args.precision)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         scores = score(records)
         off = max(abs(scores[k]["mean"] / v - 1) for k, v in PARITY.items())
