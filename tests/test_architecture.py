@@ -31,13 +31,14 @@ def test_only_tasks_know_which_task_runs():
     """(The config layer may read the world's relation names: the defaults of its section.)"""
     task_modules = ("unlearnlab.tasks.world", "unlearnlab.tasks.restor_wikidata",
                     "unlearnlab.tasks.tofu", "unlearnlab.tasks.custom", "unlearnlab.tasks.records", "unlearnlab.tasks.similar_text",
+                    "unlearnlab.tasks.similar_images", "unlearnlab.images",
                     "unlearnlab.world")
     outside = [p for p in SRC.rglob("*.py")
-               if "tasks" not in p.relative_to(SRC).parts and "world" not in p.relative_to(SRC).parts]
+               if not {"tasks", "world", "images"} & set(p.relative_to(SRC).parts)]
     for path in outside:
         bad = {m for m in imports(path) if m.startswith(task_modules)
                and not (path.name == "config.py" and m.startswith("unlearnlab.world.relations"))}
         assert not bad, f"{path.relative_to(SRC)} imports {bad}"
     pipeline = (SRC / "pipeline.py").read_text()
-    for name in ("world", "restor", "tofu", "custom", "records", "similar_text"):
+    for name in ("world", "restor", "tofu", "custom", "records", "similar_text", "similar_images"):
         assert f'"{name}"' not in pipeline and f"'{name}'" not in pipeline

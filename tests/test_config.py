@@ -25,7 +25,10 @@ def test_overrides_merge_and_parse_yaml_values():
     assert cfg.learn.lora.r == 4 and cfg.learn.lora.alpha == 16
     assert cfg.hparams["npo"] == NPOParams(beta=0.3)          # parsed once, at loading
     assert cfg.params_of("kl") == METHODS.get("kl").params()  # a method never named: defaults
-    assert load_config(None, ["methods=all"]).methods == tuple(METHODS.names())
+    text = tuple(n for n in METHODS.names() if "text" in METHODS.get(n).modalities)
+    assert load_config(None, ["methods=all"]).methods == text   # every method for the task
+    image = load_config(None, ["methods=all", "task=similar_images"]).methods
+    assert "salun" in image and "idk_dpo" not in image and "salun" not in text
 
 
 def test_task_presets_and_moved_keys():

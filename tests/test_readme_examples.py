@@ -63,13 +63,17 @@ RECORDS = {"records.n_people": 8, "records.utility_people": 4, "records.candidat
            "eval.every_n_steps": 0, "seeds": "[0]"}
 
 
+IMAGES = {"images.forget_per_cell": 2, "images.shadows": 2, "images.train.epochs": 4,
+          "unlearn.train.max_steps": 3, "seeds": "[0]"}
+
+
 def shrink(argv: list[str]) -> list[str]:
     """The overrides that make this command tiny, leaving out every key the command sets."""
     if argv[0] not in ("run", "evaluate"):
         return []
     config = " ".join(argv)
     sizes = (RESTOR if "restor" in config else TOFU if "tofu" in config else
-             RECORDS if "records" in config else
+             RECORDS if "records" in config else IMAGES if "similar_images" in config else
              {**TINY_KEYS, **FAST, "seeds": "[0]"} if "similar" in config else {**TINY_KEYS, **FAST})
     given = [a.split("=", 1)[0] for a in argv if "=" in a]
     keep = {k: v for k, v in sizes.items()

@@ -104,6 +104,8 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
             label: {kind: over_seeds([r["privacy_leak"].get(label, {}).get(kind) for r in results])
                     for kind in leak}
             for label, leak in first["privacy_leak"].items() if label in labels}
+    if "avg_gap" in first:
+        out["avg_gap"] = _figure(results, "avg_gap")
     if "removal" in first:
         out["removal"] = {label: _removal([x["removal"][label] for x in results])
                           for label in first["removal"] if label in labels}

@@ -66,28 +66,65 @@ def compare_models(results: dict) -> None:
     if any(r["strategy"] != "exact" for r in removal.values()):
         results["removal"] = removal
     results["flags"] = flags(results)
+    if task.get("gap_metrics") and results["oracle"]:
+        results["avg_gap"] = average_gaps(results)
     if task.get("strata"):
         results["strata_comparisons"] = strata_comparisons(results)
     results["comparisons"] = paired_comparisons(results)
     results["head_to_head"] = head_to_head(models, methods, task["primary"])
 
 
+def average_gaps(results: dict) -> dict[str, float | None]:
+    """SalUn's average gap to the oracle over the task's `gap_metrics` (metric means), per
+    model other than the oracle (eval/images.average_gap)."""
+    from unlearnlab.eval.images import average_gap
+
+    models, oracle, names = results["models"], results["oracle"], task_of(results)["gap_metrics"]
+    ref = {k: v["mean"] for k, v in models[oracle]["metrics"].items()}
+    return {label: average_gap({k: v["mean"] for k, v in m["metrics"].items()}, ref, names)
+            for label, m in models.items() if label != oracle}
+
+
 STRATA_METRICS = ("corrupted_rate", "target_accuracy")   # read per stratum (task.strata)
 
 
+def strata_metrics(results: dict) -> tuple[str, ...]:
+    """The metrics read per stratum: the task's `strata_metrics`, else similar_text's."""
+    return tuple(task_of(results).get("strata_metrics") or STRATA_METRICS)
+
+
+def strata_labels(results: dict) -> list[str]:
+    """The strata ("level xcount"), in the task's `strata_order` of levels (else by name),
+    then by count."""
+    task = task_of(results)
+    order = task.get("strata_order") or []
+
+    def key(label: str):
+        level, _, count = label.rpartition(" x")
+        level = level or label
+        return (order.index(level) if level in order else len(order), level,
+                int(count) if count.isdigit() else 0)
+    return sorted(set(task.get("strata", {}).values()), key=key)
+
+
+def strata_keys(results: dict) -> tuple[list, list[str]]:
+    """(the items of the task's stratified group, each item's key into task.strata)."""
+    items = results["items"][task_of(results).get("strata_group", "target")]
+    return items, [f"{i[0]}:{i[1]}" if "seeds" in results else i[0] for i in items]
+
+
 def strata_comparisons(results: dict) -> dict:
-    """Per model (the starting one and every method), stratum and STRATA_METRICS metric: the
-    paired per-item comparison with the model before learning (similar_text: the ideal),
-    over the stratum's target items (pooled over seeds), Bonferroni over models x strata."""
+    """Per model (the starting one and every method), stratum and strata metric: the
+    paired per-item comparison with the model before learning (similar_text, similar_images:
+    the ideal), over the stratum's items (pooled over seeds), Bonferroni over models x strata."""
     task, models = task_of(results), results["models"]
     strata, before = task["strata"], task["roles"]["before"]
-    items = results["items"]["target"]
-    keys = [f"{i[0]}:{i[1]}" if "seeds" in results else i[0] for i in items]
-    labels = sorted(set(strata.values()))
+    _, keys = strata_keys(results)
+    labels = strata_labels(results)
     compared = [m for m in [task["roles"]["start"], *results["methods"]] if m in models]
     out: dict = {}
     for model in compared:
-        for metric in STRATA_METRICS:
+        for metric in strata_metrics(results):
             a, b = models[model]["values"].get(metric), models[before]["values"].get(metric)
             if a is None or b is None:
                 continue

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from unlearnlab.errors import UserError
-from unlearnlab.tasks.presets import PRESETS, TASK_NAMES
+from unlearnlab.tasks.presets import PRESETS, TASK_NAMES, modality
 from unlearnlab.world.relations import RELATION_NAMES
 
 DEFAULT_METHODS = ("ga", "graddiff", "kl", "npo", "npo_retain")
@@ -258,6 +258,70 @@ class SimilarConfig:
             raise UserError("levels and counts: each at most once")
 
 
+IMAGE_LEVELS = ("copy", "augment_weak", "augment_strong", "nearest", "control")
+IMAGE_FEATURES = ("confidence", "entropy")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """One augmentation strength (images/similar.py): each neighbour is the forget image
+    shifted by up to `shift` pixels per axis, rotated by up to `rotate` degrees, plus Gaussian
+    noise of standard deviation `noise` (pixels scaled to [0, 1])."""
+
+    shift: int = 0
+    rotate: float = 10.0
+    noise: float = 0.1
+
+    def __post_init__(self):
+        if self.shift < 0 or self.rotate < 0 or self.noise < 0:
+            raise UserError(f"shift, rotate and noise must be >= 0, got {self.shift}, "
+                            f"{self.rotate}, {self.noise}")
+
+
+@dataclass(frozen=True)
+class ImagesConfig:
+    """The image track (task: similar_images; images/): scikit-learn's digits, similar samples
+    of each forget image kept in training, a small MLP trained from scratch, K shadow models
+    for the likelihood-ratio membership score."""
+
+    test_fraction: float = 0.3                 # digits held out as the test set (never trained on)
+    levels: tuple[str, ...] = IMAGE_LEVELS     # similarity levels of the neighbours
+    counts: tuple[int, ...] = (1, 4)           # neighbours per forget image (control: none)
+    forget_per_cell: int = 10                  # forget images per (level, count) cell
+    weak: AugmentConfig = field(default_factory=lambda: AugmentConfig(0, 10.0, 0.1))
+    strong: AugmentConfig = field(default_factory=lambda: AugmentConfig(1, 15.0, 0.15))
+    hidden: tuple[int, ...] = (128, 128)       # the MLP's hidden widths
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(  # long: fits the labels
+        epochs=60, batch_size=128, lr=3e-3, scheduler="constant"))
+    shadows: int = 8                           # K shadow models (LiRA); 0 = no LiRA score
+    ideal_seed_offset: int = 1                 # the ideal's seed: retrain's default offset
+    mia_feature: str = "confidence"            # MIA-efficacy's SVC feature (SalUn)
+    forget_labels: str = "wrong"               # wrong: F and S carry one wrong class; true
+
+    def __post_init__(self):
+        if not self.levels or not self.counts:
+            raise UserError(f"levels and counts must not be empty; valid levels: "
+                            f"{', '.join(IMAGE_LEVELS)}")
+        for level in self.levels:
+            _one_of("levels", level, IMAGE_LEVELS)
+        _one_of("mia_feature", self.mia_feature, IMAGE_FEATURES)
+        _one_of("forget_labels", self.forget_labels, ("wrong", "true"))
+        if len(set(self.levels)) != len(self.levels) or len(set(self.counts)) != len(self.counts):
+            raise UserError("levels and counts: each at most once")
+        if min(self.counts) < 1 or self.forget_per_cell < 1:
+            raise UserError(f"counts and forget_per_cell must be >= 1, got {list(self.counts)} "
+                            f"and {self.forget_per_cell}")
+        if not 0.05 <= self.test_fraction <= 0.8:
+            raise UserError(f"test_fraction must be in [0.05, 0.8], got {self.test_fraction}")
+        if not self.hidden or min(self.hidden) < 1:
+            raise UserError(f"hidden: one or more layer widths >= 1, got {list(self.hidden)}")
+        if self.shadows < 0 or self.shadows % 2:
+            raise UserError(f"shadows must be an even number >= 0 (half train on each forget "
+                            f"image, half do not), got {self.shadows}")
+        if self.ideal_seed_offset < 0:
+            raise UserError(f"ideal_seed_offset must be >= 0, got {self.ideal_seed_offset}")
+
+
 REMOVAL_STRATEGIES = ("exact", "fuzzy", "iterative")
 
 
@@ -352,7 +416,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class Config:
     name: str = "default"
-    task: str = "world"               # world | restor_wikidata | tofu | custom | records | similar_text
+    task: str = "world"               # world | restor_wikidata | tofu | custom | records | similar_text | similar_images
     seed: int = 0                     # targets, wrong values, unlearning order
     seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM
@@ -368,6 +432,7 @@ class Config:
     custom: CustomConfig = field(default_factory=CustomConfig)
     records: RecordsConfig = field(default_factory=RecordsConfig)
     similar: SimilarConfig = field(default_factory=SimilarConfig)
+    images: ImagesConfig = field(default_factory=ImagesConfig)
     removal: RemovalConfig = field(default_factory=RemovalConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     learn: LearnConfig = field(default_factory=LearnConfig)
@@ -465,7 +530,8 @@ def load_config(path: str | Path | dict | None = None, overrides: list[str] = ()
     plugins = merged.get("plugins") or []
     load_plugins([plugins] if isinstance(plugins, str) else plugins)
     if merged.get("methods") == "all":
-        merged["methods"] = METHODS.names()
+        merged["methods"] = [n for n in METHODS.names()
+                             if modality(task) in METHODS.get(n).modalities]
     if evaluate_only:
         merged["methods"] = []
     config = _build(Config, merged, "")
@@ -584,9 +650,14 @@ def _check_methods(config: Config, evaluate_only: bool = False) -> None:
 
     if not config.methods and not evaluate_only:
         raise UserError(f"methods: the list is empty; valid: all, {', '.join(METHODS.names())}")
+    kind = modality(config.task)
     for name in config.methods:
         if name not in METHODS:
             raise UserError(f"methods: unknown method {name!r}; valid: all, {', '.join(METHODS.names())}")
+        if kind not in METHODS.get(name).modalities:
+            valid = [n for n in METHODS.names() if kind in METHODS.get(n).modalities]
+            raise UserError(f"methods: {name!r} does not apply to {kind} tasks (task "
+                            f"{config.task}); valid: all, {', '.join(valid)}")
     for name in config.hparams:
         if name not in METHODS:
             raise UserError(f"hparams: unknown method {name!r}; valid: {', '.join(METHODS.names())}")

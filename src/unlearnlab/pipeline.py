@@ -91,8 +91,8 @@ def _writable_folder(path: Path, what: str) -> None:
 def _check_selectors(cfg: Config) -> None:
     """The built-in model's parameter selectors (unlearn.params, eval.influence_params), checked
     on a meta-device copy of its architecture before any training."""
-    if cfg.model != "builtin":
-        return
+    if cfg.model != "builtin" or tasks.modality(cfg.task) != "text":
+        return                         # image tasks: their classifier's selectors fail in-run
     import torch
     from transformers import LlamaForCausalLM
 
@@ -186,6 +186,9 @@ def _evaluate_only(cfg: Config, device, run_dir: Path, log) -> None:
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seed": cfg.seed, "device": str(device), "versions": versions(),
                 "environment": environment(), "clean_model": {"path": cfg.model, "cached": False}}
+    if tasks.modality(cfg.task) != "text":
+        raise UserError(f"evaluate: task {cfg.task} trains its own classifier; evaluating a "
+                        f"given model applies to text tasks only; use `unlearnlab run`")
     with timer("task"):
         task = tasks.build(cfg)
     model, tokenizer = load_causal_lm(cfg.model, device)
@@ -211,6 +214,11 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
                 "environment": environment()}
     with timer("task"):
         task = tasks.build(cfg)
+    if tasks.modality(cfg.task) == "image":            # a classifier's protocol, same outputs
+        from unlearnlab import pipeline_images
+
+        return pipeline_images.run(cfg, task, device, run_dir, log, timer, manifest)
+    with timer("task"):
         found = removal.plan(cfg, task)
     for name, content in task.files.items():
         atomic_write_json(run_dir / name, content)

@@ -12,6 +12,9 @@ retraining) is a function `procedure(hp, ctx: UnlearnContext) -> Outcome` regist
 `@register_procedure`; it may run the loop itself, any number of times.
 
 Both kinds live in one registry, `METHODS`; user plugins register with the same decorators.
+`modalities` says which tasks a method applies to: "text" (language models) and/or "image"
+(classifiers, whose examples are one label "token": train/forward.py sees no difference);
+a method that reads text (alternative answers, hidden layers, removal requests) is text-only.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class MethodSpec:
     hidden: bool = False                  # hidden states at the layer `hp.layer`
     alternatives: Callable | None = None  # (hp, forget_texts) -> one alternative answer per item
     recorder: Callable | None = None      # (hp, model) -> recorder attached to corruption training
+    modalities: tuple[str, ...] = ("text",)   # the kinds of task it applies to: text, image
 
     @property
     def kind(self) -> str:
@@ -93,7 +97,8 @@ def register_method(name: str, *, summary: str, paper: str, params: type,
                     needs_forget: bool = True, needs_retain: bool = False,
                     needs_alt: bool = False, refs: tuple[str, ...] = (),
                     logits: tuple[str, ...] = (), hidden: bool = False,
-                    alternatives: Callable | None = None):
+                    alternatives: Callable | None = None,
+                    modalities: tuple[str, ...] = ("text",)):
     """Decorator: register `loss(hp, inputs)` as unlearning method `name`.
 
     needs_alt requires `alternatives(hp, forget_texts) -> list[str]`, one alternative per
@@ -110,13 +115,15 @@ def register_method(name: str, *, summary: str, paper: str, params: type,
                                      needs_forget=needs_forget, needs_retain=needs_retain,
                                      needs_alt=needs_alt, refs=tuple(refs),
                                      logits=tuple(logits), hidden=hidden,
-                                     alternatives=alternatives))
+                                     alternatives=alternatives,
+                                     modalities=_modalities(name, modalities)))
         return loss
     return decorate
 
 
 def register_procedure(name: str, *, summary: str, paper: str, params: type,
-                       recorder: Callable | None = None):
+                       recorder: Callable | None = None,
+                       modalities: tuple[str, ...] = ("text",)):
     """Decorator: register `procedure(hp, ctx) -> Outcome` as unlearning method `name`.
 
     recorder: `(hp, model) -> object with observe(model, examples, idx)`, attached to the
@@ -126,9 +133,22 @@ def register_procedure(name: str, *, summary: str, paper: str, params: type,
     """
     def decorate(procedure: Callable) -> Callable:
         METHODS.add(name, MethodSpec(name, summary, paper, params, procedure=procedure,
-                                     recorder=recorder))
+                                     recorder=recorder,
+                                     modalities=_modalities(name, modalities)))
         return procedure
     return decorate
+
+
+MODALITY_NAMES = ("text", "image")
+
+
+def _modalities(name: str, modalities) -> tuple[str, ...]:
+    modalities = tuple(modalities)
+    bad = [m for m in modalities if m not in MODALITY_NAMES]
+    if not modalities or bad:
+        raise ValueError(f"method {name!r}: modalities must name one or more of "
+                         f"{', '.join(MODALITY_NAMES)}, got {list(modalities)}")
+    return modalities
 
 
 _RANGES: dict[str, str] | None = None   # filled by check_range while `describe` builds defaults
@@ -161,7 +181,8 @@ def describe(spec: MethodSpec) -> str:
     doc = inspect.getdoc(inspect.getmodule(fn)) or ""
     lines = [f"{spec.name}: {spec.summary}", f"paper: {spec.paper}",
              f"kind: {'loss' if spec.loss else 'procedure'}"
-             + (", uses the retain set" if spec.needs_retain else ""), "", doc, "",
+             + (", uses the retain set" if spec.needs_retain else ""),
+             f"applies to: {', '.join(spec.modalities)} tasks", "", doc, "",
              f"hyperparameters (hparams.{spec.name}.<name>):"]
     fields = dataclasses.fields(defaults)
     for f in fields:

@@ -21,7 +21,8 @@ class FinetuneRetainParams:
 
 @register_method("finetune_retain", summary="fine-tune on the retain set only (baseline)",
                  paper="Golatkar et al. 2020, arXiv 1911.04933", params=FinetuneRetainParams,
-                 needs_forget=False, needs_retain=True)
+                 needs_forget=False, needs_retain=True,
+                 modalities=("text", "image"))
 def finetune_retain_loss(hp: FinetuneRetainParams, inputs: StepInputs):
     retain_nll = nll(inputs.retain)
     return retain_nll, {"retain_nll": retain_nll.item()}

@@ -19,7 +19,8 @@ class GAParams:
 
 
 @register_method("ga", summary="gradient ascent on the forget set",
-                 paper="Jang et al. 2023, arXiv 2210.01504", params=GAParams)
+                 paper="Jang et al. 2023, arXiv 2210.01504", params=GAParams,
+                 modalities=("text", "image"))
 def ga_loss(hp: GAParams, inputs: StepInputs):
     forget_nll = nll(inputs.forget)
     return -forget_nll, {"forget_nll": forget_nll.item()}

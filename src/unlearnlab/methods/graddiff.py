@@ -25,7 +25,8 @@ class GradDiffParams:
 
 @register_method("graddiff", summary="ascent on forget + NLL on retain",
                  paper="Liu et al. 2022, arXiv 2203.12817", params=GradDiffParams,
-                 needs_retain=True)
+                 needs_retain=True,
+                 modalities=("text", "image"))
 def graddiff_loss(hp: GradDiffParams, inputs: StepInputs):
     forget_nll, retain_nll = nll(inputs.forget), nll(inputs.retain)
     loss = -hp.forget_weight * forget_nll + hp.retain_weight * retain_nll

@@ -27,7 +27,8 @@ class KLParams:
 
 @register_method("kl", summary="ascent on forget + KL to the starting model on retain",
                  paper="Maini et al. 2024 (TOFU), arXiv 2401.06121", params=KLParams,
-                 needs_retain=True, refs=("retain_dist",), logits=("retain",))
+                 needs_retain=True, refs=("retain_dist",), logits=("retain",),
+                 modalities=("text", "image"))
 def kl_loss(hp: KLParams, inputs: StepInputs):
     forget_nll = nll(inputs.forget)
     retain_kl = kl_to_reference(inputs.retain, inputs.ref["retain_dist"])

@@ -34,7 +34,8 @@ def npo_term(beta: float, inputs: StepInputs) -> torch.Tensor:
 
 @register_method("npo", summary="negative preference optimization on the forget set",
                  paper="Zhang et al. 2024, arXiv 2404.05868", params=NPOParams,
-                 refs=("forget_seq",))
+                 refs=("forget_seq",),
+                 modalities=("text", "image"))
 def npo_loss(hp: NPOParams, inputs: StepInputs):
     loss = npo_term(hp.beta, inputs)
     return loss, {"npo": loss.item()}

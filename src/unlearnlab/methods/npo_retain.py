@@ -24,7 +24,8 @@ class NPORetainParams:
 
 @register_method("npo_retain", summary="NPO on forget + NLL on retain",
                  paper="Zhang et al. 2024, arXiv 2404.05868", params=NPORetainParams,
-                 needs_retain=True, refs=("forget_seq",))
+                 needs_retain=True, refs=("forget_seq",),
+                 modalities=("text", "image"))
 def npo_retain_loss(hp: NPORetainParams, inputs: StepInputs):
     npo = npo_term(hp.beta, inputs)
     retain_nll = nll(inputs.retain)

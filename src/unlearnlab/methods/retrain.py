@@ -26,7 +26,8 @@ class RetrainParams:
 
 @register_procedure("retrain", summary="oracle: retrain from scratch without the forget set",
                     paper="exact unlearning (Bourtoule et al. 2021, arXiv 1912.03817)",
-                    params=RetrainParams)
+                    params=RetrainParams,
+                    modalities=("text", "image"))
 def retrain(hp: RetrainParams, ctx) -> Outcome:
     model, curve, info = ctx.retrain(hp.seed_offset)
     return Outcome(model, curve, info)

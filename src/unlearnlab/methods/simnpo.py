@@ -34,7 +34,8 @@ class SimNPOParams:
 
 @register_method("simnpo", summary="length-normalised, reference-free NPO + NLL on retain",
                  paper="Fan et al. 2024, arXiv 2410.07163", params=SimNPOParams,
-                 needs_retain=True)
+                 needs_retain=True,
+                 modalities=("text", "image"))
 def simnpo_loss(hp: SimNPOParams, inputs: StepInputs):
     fw = inputs.forget
     mean_logp = fw.seq_logps / fw.n_tokens.clamp(min=1)                    # (B,) log pi(y) / |y|

@@ -31,7 +31,8 @@ class TaskVectorParams:
 
 
 @register_procedure("task_vector", summary="fine-tune on forget, subtract alpha x the task vector",
-                    paper="Ilharco et al. 2023, arXiv 2212.04089", params=TaskVectorParams)
+                    paper="Ilharco et al. 2023, arXiv 2212.04089", params=TaskVectorParams,
+                    modalities=("text", "image"))
 def task_vector(hp: TaskVectorParams, ctx) -> Outcome:
     model = ctx.model
     finetuned = copy.deepcopy(model)

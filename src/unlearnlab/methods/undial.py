@@ -31,7 +31,8 @@ class UNDIALParams:
 
 @register_method("undial", summary="self-distillation to reference logits with the forget token lowered",
                  paper="Dong et al. 2024, arXiv 2402.10052", params=UNDIALParams,
-                 refs=("forget_dist",), logits=("forget",))
+                 refs=("forget_dist",), logits=("forget",),
+                 modalities=("text", "image"))
 def undial_loss(hp: UNDIALParams, inputs: StepInputs):
     fw = inputs.forget
     ref = inputs.ref["forget_dist"].float()                                 # (B, T-1, V)

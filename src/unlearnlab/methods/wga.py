@@ -30,7 +30,8 @@ class WGAParams:
 
 @register_method("wga", summary="probability-weighted gradient ascent on forget + NLL on retain",
                  paper="Wang et al. 2025, arXiv 2502.19301", params=WGAParams,
-                 needs_retain=True)
+                 needs_retain=True,
+                 modalities=("text", "image"))
 def wga_loss(hp: WGAParams, inputs: StepInputs):
     logp = inputs.forget.token_logps                                        # (B, T-1)
     weight = (hp.alpha * logp).exp().detach()                               # p^alpha, no gradient

@@ -16,11 +16,11 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unlearnlab.comparisons import STRATA_METRICS, task_of
+from unlearnlab.comparisons import strata_metrics, task_of
 from unlearnlab.errors import UserError
 from unlearnlab.report import figures, tables
 from unlearnlab.report.layout import fit
-from unlearnlab.report.summary import (REMOVAL_LEAD, SEQUENCE_LEAD, STRATA_LEAD,
+from unlearnlab.report.summary import (REMOVAL_LEAD, SEQUENCE_LEAD, strata_lead,
                                        comparisons_lead, headline, summary_markdown,
                                        terminal_summary)
 from unlearnlab.runs import atomic_write_bytes, atomic_write_text
@@ -75,6 +75,11 @@ FIGURES = (
      "against the oracle's; log scale, higher = closer to retraining) and model utility.",
      lambda run: figures.quality_vs_utility(run.results)
      if run.results.get("forget_quality") and not run.results.get("restoration") else None),
+    ("strata", "Residual influence by stratum",
+     "Per similarity level x number of similar samples kept in training: each model's mean "
+     "paired difference from the ideal (0, the line) over the stratum's items, with its "
+     "Bonferroni-adjusted 95% interval; unbounded metrics on a symmetric log scale.",
+     lambda run: figures.strata_residual(run.results)),
     ("curves", "Metrics during unlearning",
      "Curve metrics evaluated every eval.every_n_steps steps (step 0 = the starting model).",
      lambda run: figures.metric_curves(run.results)),
@@ -125,7 +130,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
     relations = tables.relation_table(results) if tables.has_relations(results) else None
     removal = tables.removal_table(results, manifest) if results.get("removal") else None
     strata = ([(m, tables.strata_table(results, m), tables.strata_test_table(results, m))
-               for m in STRATA_METRICS]
+               for m in strata_metrics(results)]
               if task_of(results).get("strata") else [])
     seed_runs = [(s, f"{results['runs'][str(s)]}/report.html") for s in results.get("seeds", [])]
     return _environment().get_template("report.html.j2").render(
@@ -143,7 +148,7 @@ def render_html(run: RunFiles, figs: list[dict]) -> str:
         descriptions=tables.metric_descriptions(results), stats=tables.stats_table(results),
         head_to_head=tables.head_to_head_table(results), relations=relations,
         removal=removal, removal_lead=REMOVAL_LEAD, sequence_lead=SEQUENCE_LEAD,
-        strata=strata, strata_lead=STRATA_LEAD,
+        strata=strata, strata_lead=strata_lead(results),
         sequence=tables.sequence_table(results) if removal else None,
         head_to_head_how=tables.head_to_head_how(results),
         primary=task_of(results)["primary"].replace("_", " "),

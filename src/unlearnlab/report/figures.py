@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.patches  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
-from unlearnlab.comparisons import task_of  # noqa: E402
+from unlearnlab.comparisons import strata_labels, strata_metrics, task_of  # noqa: E402
 from unlearnlab.eval.metrics import METRICS  # noqa: E402
 from unlearnlab.report.tables import interval, labels_of, methods_of, per_relation  # noqa: E402
 
@@ -313,6 +313,46 @@ def loss_curves(results: dict, curves: dict[str, list[dict]]) -> Rendered | None
             ax.set_ylabel("training loss" if learn else "loss (this method's objective)")
         for ax in list(axes.flat)[len(names):]:
             ax.set_visible(False)
+        fig.tight_layout()
+        return export(fig)
+
+
+def strata_residual(results: dict) -> Rendered | None:
+    """Residual influence per stratum (similarity level x count): each model's mean paired
+    difference from the ideal (the model before learning) in each strata metric, with its
+    Bonferroni-adjusted 95% interval (comparisons.strata_comparisons); 0 = the ideal."""
+    tests = results.get("strata_comparisons") or {}
+    if not tests:
+        return None
+    metrics, labels, models = strata_metrics(results), strata_labels(results), list(tests)
+    before = task_of(results)["roles"]["before"]
+    palette, style = colors(results), styles(results)
+    width = 0.8 / len(models)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics) + 0.6, 3.6),
+                                 squeeze=False)
+        for ax, metric in zip(axes[0], metrics):
+            for j, model in enumerate(models):
+                cells = [tests[model].get(label, {}).get(metric) for label in labels]
+                xs = [i + (j - (len(models) - 1) / 2) * width for i, c in enumerate(cells) if c]
+                found = [c for c in cells if c]
+                means = [c["mean_diff"] for c in found]
+                ci = [c.get("ci_adj") or [c["mean_diff"], c["mean_diff"]] for c in found]
+                err = [[max(0.0, m - lo) for m, (lo, _) in zip(means, ci)],
+                       [max(0.0, hi - m) for m, (_, hi) in zip(means, ci)]]
+                ax.errorbar(xs, means, yerr=err, fmt=style[model][0], ms=4, capsize=2,
+                            color=palette[model], label=model, lw=1)
+            ax.axhline(0.0, color=palette[before], lw=1)
+            bounded = metric in METRICS and all(abs(b) < float("inf")
+                                                 for b in METRICS.get(metric).range)
+            if not bounded:
+                ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right")
+            ax.set_title(f"{metric} − {before}", fontsize=9)
+        axes[0][0].set_ylabel("mean paired difference (adjusted 95% CI)")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(6, len(names)), frameon=False)
         fig.tight_layout()
         return export(fig)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unlearnlab.comparisons import STRATA_METRICS, task_of
+from unlearnlab.comparisons import strata_metrics, task_of
 from unlearnlab.report import tables
 
 READING = {
@@ -17,6 +17,13 @@ READING = {
                 "exposure = log2|C| - log2 rank of the secret among same-format candidates "
                 "(Carlini et al. 2019); _others = people who did not ask (utility); MIA AUC: "
                 "forget vs never-trained people's documents, 0.5 = indistinguishable."),
+    "similar_images": ("Metrics in SalUn's convention: UA = 1 - forget accuracy, RA / TA = "
+                       "retain / test accuracy, MIA-efficacy = share of forget images an SVC "
+                       "(retain vs test confidences) calls non-members, avg gap = mean |Δ| to "
+                       "retrain over UA, RA, TA, MIA-efficacy; LiRA score = log-likelihood ratio "
+                       "of the forget image's logit-scaled confidence under K shadow models "
+                       "trained with vs without it (> 0: looks trained on); ideal = trained "
+                       "without the forget and the similar images."),
     "custom": ("ppl = perplexity of the forget / retain texts (answers only for question-answer "
                "pairs); exact_mem / extraction: teacher-forced argmax agreement; MIA AUC: forget vs "
                "held-out texts, 0.5 = indistinguishable."),
@@ -43,7 +50,8 @@ def headline(results: dict, manifest: dict) -> str:
         scope = f"seed {results.get('seed', manifest.get('seed'))}; {single}; [{how}]"
     family = task["name"] if task["name"] in READING else "world"
     name = {"tofu": "TOFU", "custom": "Custom-data", "records": "Personal-records",
-            "similar_text": "Similar-samples"}.get(task["name"], "RESTOR")
+            "similar_text": "Similar-samples",
+            "similar_images": "Similar-images"}.get(task["name"], "RESTOR")
     return f"{name} summary of run '{manifest.get('name', '?')}': {scope}. {READING[family]}"
 
 
@@ -76,11 +84,23 @@ REMOVAL_LEAD = ("How each model's forget set was found from the removal requests
                 "truth; steps of unlearning, and its wall time per seed (seconds).")
 
 
+def strata_lead(results: dict) -> str:
+    """What the by-stratum tables show, for the run's task."""
+    return STRATA_LEADS.get(task_of(results)["name"], STRATA_LEAD)
+
+
 STRATA_LEAD = ("Target facts grouped by their entity's stratum (similar_text: the similarity "
                "level of the neighbours kept in training, x their number per forget document). "
                "Residual influence: corrupted_rate is the share of answers that are still the "
                "injected value (the ideal, the clean model, gives 0); target_accuracy the "
                "clean answers recovered.")
+STRATA_LEADS = {"similar_images": (
+    "Forget images grouped by their cell (similar_images: the level of the neighbours kept in "
+    "training — copy, weak / strong augmentation, natural nearest neighbours, control with "
+    "none — x their number per forget image). Residual influence is the distance from the "
+    "ideal (trained without the forget and the similar images) on the forget images: UA "
+    "(misclassified share), forget loss and LiRA score; retrain removes the forget images "
+    "only, so whatever separates it from the ideal is the similar images' doing.")}
 SEQUENCE_LEAD = ("Requests served one after another, each from the model the previous one left "
                  "(MUSE's sustainability): after each request, the probe over each request's "
                  "people (served or still waiting) and model utility.")
@@ -101,11 +121,12 @@ def summary_markdown(results: dict, manifest: dict) -> str:
         parts += ["## Paired comparisons", "", comparisons_lead(results), "",
                   tables.markdown(stats), ""]
     if task_of(results).get("strata"):
-        parts += ["## By stratum", "", STRATA_LEAD, ""]
-        for metric in STRATA_METRICS:
+        parts += ["## By stratum", "", strata_lead(results), ""]
+        for metric in strata_metrics(results):
             parts += [f"**{metric}**", "", tables.markdown(tables.strata_table(results, metric)), "",
                       f"Paired per item against the {task_of(results)['roles']['before']} model "
-                      f"(mean Δ; exact McNemar, Bonferroni over models x strata):", "",
+                      f"(mean Δ; exact McNemar for right/wrong outcomes, paired t otherwise; "
+                      f"Bonferroni over models x strata):", "",
                       tables.markdown(tables.strata_test_table(results, metric)), ""]
     if results.get("removal"):
         parts += ["## Removal requests", "", REMOVAL_LEAD, "",

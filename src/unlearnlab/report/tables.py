@@ -34,7 +34,10 @@ TITLES = dict(MAIN) | {
     "forget_quality": "forget quality ↑", "model_utility": "model utility ↑",
     "privleak": "privleak (MUSE, %; 0 best)", "forget_truth_ratio": "forget truth ratio ↑",
     "forget_Q_A_Prob": "forget Q_A prob ↓", "forget_Q_A_ROUGE": "forget ROUGE-L ↓",
-    "extraction_strength": "extraction strength ↓"}
+    "extraction_strength": "extraction strength ↓",
+    "unlearn_accuracy": "UA", "retain_accuracy": "RA ↑", "test_accuracy": "TA ↑",
+    "mia_efficacy": "MIA-efficacy", "avg_gap": "avg gap to retrain ↓",
+    "forget_loss": "forget loss", "forget_lira": "LiRA score (forget)"}
 
 
 def methods_of(results: dict) -> list[str]:
@@ -107,7 +110,7 @@ def with_ci(fig) -> str:
 def cell(results: dict, label: str, key: str):
     """The figure of `key` for model `label` (a metric, restoration, or the Min-K%++ AUC)."""
     model = results["models"][label]
-    if key in ("restoration", "model_utility", "forget_quality"):
+    if key in ("restoration", "model_utility", "forget_quality", "avg_gap"):
         return results.get(key, {}).get(label)
     if key == "privleak":
         return results.get("privacy_leak", {}).get(label, {}).get("min_k")
@@ -306,14 +309,15 @@ def strata_table(results: dict, metric: str) -> Table:
     and count): the mean over the stratum's target items; over seeds, the mean of the per-seed
     means ± the half-width of their 95% t-interval."""
     from unlearnlab.aggregate import over_seeds
+    from unlearnlab.comparisons import strata_keys, strata_labels
 
     strata = task_of(results).get("strata") or {}
-    items = results["items"].get("target", [])
+    items, keys = strata_keys(results)
     multi = is_multi_seed(results)
-    keys = [f"{item[0]}:{item[1]}" if multi else item[0] for item in items]
-    labels = sorted(set(strata.values()), key=lambda x: (x.rsplit(" x", 1)[0],
-                                                         int(x.rsplit(" x", 1)[1])
-                                                         if " x" in x else 0))
+    labels = strata_labels(results)
+    bounds = METRICS.get(metric).range if metric in METRICS else None
+    if bounds and not all(map(lambda b: abs(b) < float("inf"), bounds)):
+        bounds = None
     header = ["model", *labels]
     rows = []
     for model in labels_of(results):
@@ -327,7 +331,7 @@ def strata_table(results: dict, metric: str) -> Table:
                 if strata.get(key) == label and v is not None:
                     by_seed.setdefault(item[0] if multi else 0, []).append(v)
             means = [sum(v) / len(v) for v in by_seed.values()]
-            fig = over_seeds(means, (0.0, 1.0)) if multi and means else (
+            fig = over_seeds(means, bounds) if multi and means else (
                 means[0] if means else None)
             row.append(plus_minus(fig) if multi else num(fig))
         rows.append(row)
@@ -337,8 +341,11 @@ def strata_table(results: dict, metric: str) -> Table:
 def strata_test_table(results: dict, metric: str) -> Table:
     """Per model and stratum: the paired difference from the model before learning (the
     ideal) in `metric`, with its Bonferroni-adjusted significance (comparisons.py)."""
+    from unlearnlab.comparisons import strata_labels
+
     tests = results.get("strata_comparisons", {})
-    labels = sorted({label for by in tests.values() for label in by})
+    present = {label for by in tests.values() for label in by}
+    labels = [label for label in strata_labels(results) if label in present]
     header = ["model − " + task_of(results)["roles"]["before"], *labels]
     rows = [[model, *(f"{c['mean_diff']:+.3f} {significance(c['p_adj'])}"
                       if (c := by.get(label, {}).get(metric)) else "—" for label in labels)]

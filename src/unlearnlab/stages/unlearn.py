@@ -43,6 +43,8 @@ class UnlearnContext:
     start_scores: dict[str, float] | None = None   # metric means of `model` as given (step 0)
     recorders: dict[str, Any] = field(default_factory=dict)      # method name -> its recorder
     forget_positions: list[int] | None = None      # each forget item's index in what recorders saw
+    retrainer: Callable[[int], tuple] | None = None  # seed_offset -> (model, curve, info): a
+    #                                                  task's own retraining (image classifiers)
 
     @property
     def train_cfg(self) -> TrainConfig:
@@ -68,6 +70,8 @@ class UnlearnContext:
 
     def retrain(self, seed_offset: int):
         """(model, curve, info): the task's data minus the forget set, trained from scratch."""
+        if self.retrainer is not None:
+            return self.retrainer(seed_offset)
         if self.task is None:
             raise UserError("retrain needs the task's training data; none is available here")
         return oracle.retrain(self.cfg, self.task, self.tokenizer, seed_offset, self.device)

@@ -31,8 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from unlearnlab.eval.items import EvalItem
 from unlearnlab.texts import Pair, PromptFormat, Text
+from unlearnlab.train.batches import ExampleSet
 
 
 @dataclass(frozen=True)
@@ -98,4 +101,62 @@ class Task:
                 "sizes": {"pretrain": len(self.pretrain), "learn": len(self.learn),
                           "forget": len(self.forget), "retain": len(self.retain),
                           "holdout": len(self.holdout), "items": len(self.items)},
+                **self.info}
+
+
+@dataclass
+class ImageTask:
+    """The contract of an image task (a classifier's data; see models/classifier.py): a pixel
+    bank, each row's class, and rows for training, forget, similar samples and test. Retain
+    is training minus forget; the ideal trains without forget and similar. An example is
+    the two-token [row, class]; the forget items' keys map to strata (e.g. "copy x4")."""
+    name: str
+    pixels: torch.Tensor            # (N, P) the bank (similar_images: digits, then neighbours)
+    labels: list[int]               # (N,) class of each bank row as trained on
+    n_classes: int
+    train: list[int]                # rows the original model trains on (F and S included)
+    forget: list[int]
+    similar: list[int]
+    test: list[int]
+    strata: dict[str, str]          # forget key -> "level xcount"
+    scoring: Scoring
+    truth: list[int] = field(default_factory=list)  # (N,) true class (differs if relabelled)
+    roles: tuple[str | None, str] = ("ideal", "original")
+    gap_metrics: tuple[str, ...] = ()     # SalUn's average gap to retrain: over these
+    strata_metrics: tuple[str, ...] = ()  # read per stratum (residual influence)
+    strata_order: tuple[str, ...] = ()    # the strata levels, most similar first
+    modality: str = "image"
+    files: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def retain(self) -> list[int]:
+        gone = set(self.forget)
+        return [r for r in self.train if r not in gone]
+
+    @property
+    def ideal_train(self) -> list[int]:
+        gone = set(self.forget) | set(self.similar)
+        return [r for r in self.train if r not in gone]
+
+    def key(self, row: int) -> str:
+        return f"img{row}"
+
+    def examples(self, rows: list[int]) -> ExampleSet:
+        """Each row as the two-token example [row, label], only the label counted."""
+        return ExampleSet([[r, self.labels[r]] for r in rows], [[0, 1] for _ in rows])
+
+    def summary(self) -> dict:
+        s = self.scoring
+        return {"name": self.name, "modality": self.modality,
+                "roles": {"before": self.roles[0], "start": self.roles[1]},
+                "main": list(s.main), "compared": list(s.compared), "primary": s.primary,
+                "utility": list(s.utility), "forget_quality": s.forget_quality,
+                "restoration": s.restoration, "oracle_fallback": s.oracle_fallback,
+                "gap_metrics": list(self.gap_metrics),
+                "strata_metrics": list(self.strata_metrics),
+                "strata_group": "forget_images", "strata_order": list(self.strata_order),
+                "sizes": {"train": len(self.train), "forget": len(self.forget),
+                          "similar": len(self.similar), "retain": len(self.retain),
+                          "ideal_train": len(self.ideal_train), "test": len(self.test)},
                 **self.info}

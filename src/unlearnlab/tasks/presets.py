@@ -43,6 +43,21 @@ PRESETS: dict[str, dict] = {
     "custom": {
         "eval": {"curve_metrics": ["ppl_forget", "ppl_retain"]},
     },
+    "similar_images": {
+        "unlearn": {"train": {"epochs": 10, "batch_size": 16, "lr": 1.0e-3,
+                              "scheduler": "constant"}},
+        "methods": ["ga", "graddiff", "npo_retain", "finetune_retain", "random_label", "salun",
+                    "l1_sparse", "retrain"],
+        "eval": {"every_n_steps": 0, "curve_metrics": ["unlearn_accuracy", "test_accuracy"]},
+    },
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(PRESETS)
+
+# What a task's examples are: "text" (the default) or "image" (a classifier's inputs). A method
+# runs on a task only if its MethodSpec.modalities names the task's modality.
+MODALITIES: dict[str, str] = {"similar_images": "image"}
+
+
+def modality(task: str) -> str:
+    return MODALITIES.get(task, "text")
