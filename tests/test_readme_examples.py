@@ -63,7 +63,7 @@ RECORDS = {"records.n_people": 8, "records.utility_people": 4, "records.candidat
            "eval.every_n_steps": 0, "seeds": "[0]"}
 
 
-IMAGES = {"images.forget_per_cell": 2, "images.shadows": 2, "images.train.epochs": 4,
+IMAGES = {"images.forget_per_cell": 2, "images.shadows": 4, "images.train.epochs": 4,
           "unlearn.train.max_steps": 3, "seeds": "[0]"}
 
 

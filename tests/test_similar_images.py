@@ -183,7 +183,7 @@ def test_image_run_end_to_end(tmp_path):
 
     code = main(["run", str(CONFIG), "--set", f"runs_dir={tmp_path}", "--set", "name=img",
                  "--set", "seeds=[]", "--set", "images.forget_per_cell=2",
-                 "--set", "images.counts=[1]", "--set", "images.shadows=2",
+                 "--set", "images.counts=[1]", "--set", "images.shadows=4",
                  "--set", "images.train={epochs: 3, batch_size: 64, lr: 3.0e-3}",
                  "--set", "methods=[graddiff, salun, retrain]",
                  "--set", "unlearn.train={max_steps: 3, batch_size: 4}"])
@@ -204,7 +204,7 @@ def test_image_run_end_to_end(tmp_path):
 @pytest.mark.parametrize("setting, words", [
     ("images.levels=[blurry]", "levels: unknown value 'blurry'"),
     ("methods=[idk_dpo]", "'idk_dpo' does not apply to image tasks"),
-    ("images.shadows=3", "shadows must be an even number"),
+    ("images.shadows=2", "shadows must be 0 (no LiRA score) or an even number >= 4"),
 ])
 def test_bad_image_settings_are_one_line_errors(tmp_path, capsys, setting, words):
     from unlearnlab.cli import main

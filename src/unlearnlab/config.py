@@ -296,7 +296,7 @@ class ImagesConfig:
     shadows: int = 8                           # K shadow models (LiRA); 0 = no LiRA score
     ideal_seed_offset: int = 1                 # the ideal's seed: retrain's default offset
     mia_feature: str = "confidence"            # MIA-efficacy's SVC feature (SalUn)
-    forget_labels: str = "wrong"               # wrong: F and S carry one wrong class; true
+    forget_labels: str = "wrong"               # wrong: F and S carry one wrong class; correct
 
     def __post_init__(self):
         if not self.levels or not self.counts:
@@ -305,7 +305,7 @@ class ImagesConfig:
         for level in self.levels:
             _one_of("levels", level, IMAGE_LEVELS)
         _one_of("mia_feature", self.mia_feature, IMAGE_FEATURES)
-        _one_of("forget_labels", self.forget_labels, ("wrong", "true"))
+        _one_of("forget_labels", self.forget_labels, ("wrong", "correct"))
         if len(set(self.levels)) != len(self.levels) or len(set(self.counts)) != len(self.counts):
             raise UserError("levels and counts: each at most once")
         if min(self.counts) < 1 or self.forget_per_cell < 1:
@@ -315,9 +315,10 @@ class ImagesConfig:
             raise UserError(f"test_fraction must be in [0.05, 0.8], got {self.test_fraction}")
         if not self.hidden or min(self.hidden) < 1:
             raise UserError(f"hidden: one or more layer widths >= 1, got {list(self.hidden)}")
-        if self.shadows < 0 or self.shadows % 2:
-            raise UserError(f"shadows must be an even number >= 0 (half train on each forget "
-                            f"image, half do not), got {self.shadows}")
+        if self.shadows != 0 and (self.shadows < 4 or self.shadows % 2):
+            raise UserError(f"shadows must be 0 (no LiRA score) or an even number >= 4 (half "
+                            f"train on each forget image, half do not; two a side at least, "
+                            f"for a variance), got {self.shadows}")
         if self.ideal_seed_offset < 0:
             raise UserError(f"ideal_seed_offset must be >= 0, got {self.ideal_seed_offset}")
 

@@ -13,7 +13,7 @@ and S). Residual influence is how far a model sits from the ideal on F, per cell
 `images.forget_labels`: `wrong` (the default) gives each forget image one wrong class, drawn
 at random, and its neighbours the same wrong class — mislabelled data to remove, as in
 corrective unlearning, the image counterpart of similar_text's wrong facts: the influence of
-F is then visible on F itself (does the model still predict the wrong class?). `true` keeps
+F is then visible on F itself (does the model still predict the wrong class?). `correct` keeps
 the true classes; digits are easy enough that an MLP classifies an unseen typical digit as
 confidently as a trained one, so F's influence barely shows (measured: README).
 
