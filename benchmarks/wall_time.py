@@ -54,7 +54,9 @@ def main(args: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "UNLEARNLAB_CACHE": str(Path(tmp) / "cache")}
         for phase in phases:
-            sets = [f"runs_dir={tmp}/runs", f"name={phase}", "progress=false", *overrides]
+            # resume=false: the warm run reuses the cached clean model only, not finished stages
+            sets = [f"runs_dir={tmp}/runs", f"name={phase}", "progress=false", "resume=false",
+                    *overrides]
             cmd = [sys.executable, "-m", "unlearnlab", "run", *config]
             for s in sets:
                 cmd += ["--set", s]

@@ -70,11 +70,13 @@ def test_saved_clean_model_loads_with_plain_transformers_and_answers(tiny_run):
 
 def test_same_config_and_seed_give_identical_results(tiny_run):
     runs = tiny_run.parent
-    assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=second"]) == 0
+    assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=second",
+                 "--set", "resume=false"]) == 0             # computed again, not reused
     first = read_json(tiny_run / "results.json")
     second = read_json(runs / "second" / "results.json")
     assert first == second
-    assert read_json(runs / "second" / "manifest.json")["clean_model"]["cached"] is True
+    manifest = read_json(runs / "second" / "manifest.json")
+    assert manifest["clean_model"]["cached"] is True and manifest["resumed"] == []
 
 
 def _cli(*args, cwd):

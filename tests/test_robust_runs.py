@@ -3,7 +3,9 @@ one builder per cache entry, stale temporary folders removed, SIGTERM a clean ex
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,3 +122,77 @@ def test_a_damaged_cache_entry_is_named_and_rebuilt_never_used(tmp_path, capsys)
     (legacy / "model.safetensors").write_text("old")
     atomic_dir(legacy, build)
     assert (legacy / "model.safetensors").read_text() == "old"
+
+
+def _stages(cache) -> list:
+    """Finished (sealed, renamed) stage artifacts in a cache folder."""
+    folder = cache / "stages"
+    return [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.is_dir() else []
+
+
+def _run_tiny(runs, name, cache, kill_at: int | None = None) -> subprocess.Popen:
+    """`unlearnlab run configs/tiny.yaml` in a subprocess; with kill_at, SIGKILL it as soon as
+    that many stage artifacts exist (at a stage boundary or a little into the next stage)."""
+    proc = subprocess.Popen([sys.executable, "-m", "unlearnlab", "run", str(TINY),
+                             "--set", f"runs_dir={runs}", "--set", f"name={name}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "UNLEARNLAB_CACHE": str(cache)})
+    if kill_at is not None:
+        deadline = time.time() + 300
+        while len(_stages(cache)) < kill_at and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        proc.kill()
+    proc.communicate(timeout=300)
+    return proc
+
+
+def test_a_killed_run_resumes_from_its_last_stage_with_identical_results(tiny_run, cache_dir,
+                                                                       tmp_path):
+    """kill -9 after the clean model's evaluation and again inside the methods; each rerun
+    keeps what was finished, the last ends with the uninterrupted run's results.json, and
+    nothing temporary is left. A further run reuses every stage."""
+    cache, runs = tmp_path / "cache", tmp_path / "runs"
+    shutil.copytree(cache_dir / "clean", cache / "clean")        # the clean model, not stages
+    _run_tiny(runs, "k", cache, kill_at=1)
+    first = len(_stages(cache))
+    assert 1 <= first and not (runs / "k").exists()
+    _run_tiny(runs, "k", cache, kill_at=first + 3)
+    second = len(_stages(cache))
+    assert second >= first + 3 and not (runs / "k").exists()
+    assert _run_tiny(runs, "k", cache).returncode == 0
+    manifest = json.loads((runs / "k" / "manifest.json").read_text())
+    assert len(manifest["resumed"]) == second                  # nothing finished was redone
+    assert (runs / "k" / "results.json").read_text() == (tiny_run / "results.json").read_text()
+    stages = len(_stages(cache))                                # 3 + one per method
+    assert stages == 3 + len(json.loads((runs / "k" / "results.json").read_text())["methods"])
+    leftovers = [p.name for d in (runs, cache / "stages", cache / "clean") for p in d.iterdir()
+                 if ".tmp-" in p.name or ".old-" in p.name]
+    assert leftovers == []
+    assert _run_tiny(runs, "again", cache).returncode == 0
+    again = json.loads((runs / "again" / "manifest.json").read_text())
+    assert len(again["resumed"]) == stages
+    assert (runs / "again" / "results.json").read_text() == (tiny_run / "results.json").read_text()
+    for f in ("records/clean.json", "curves/ga.json", "records/ga.json"):   # files restored
+        assert (runs / "again" / f).read_bytes() == (tiny_run / f).read_bytes()
+
+
+def test_stage_keys_change_with_the_code_the_config_and_the_method(monkeypatch, tmp_path):
+    from unlearnlab import tasks
+    from unlearnlab.config import load_config
+    from unlearnlab.stages import resume
+
+    cfg = load_config(TINY)
+    task = tasks.build(cfg)
+
+    def folder(c, clean="clean", method="ga"):
+        return resume.Stages(c, task, clean, tmp_path).folder(
+            f"unlearn:{method}", resume.method_identity(c, method))
+    key = folder(cfg)
+    assert folder(cfg) == key
+    assert folder(load_config(TINY, ["name=other", "methods=[ga]", "hparams.npo.beta=2"])) == key
+    assert folder(load_config(TINY, ["unlearn.train.lr=1e-3"])) != key
+    assert folder(load_config(TINY, ["hparams.npo.beta=2"]), method="npo") != folder(cfg, method="npo")
+    assert folder(cfg, clean="other") != key
+    assert folder(cfg, method="npo") != key
+    monkeypatch.setattr(resume, "_SOURCE", ["edited"])
+    assert folder(cfg) != key

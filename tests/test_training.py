@@ -161,3 +161,17 @@ def test_shared_prefix_scores_equal_whole_sequence_scores():
         for (lp_s, n_s, hit_s), (lp_w, n_w, hit_w) in zip(shared, whole):
             assert n_s == n_w and n_s > 0 and hit_s == hit_w
             assert lp_s == pytest.approx(lp_w, abs=1e-4)
+
+
+def test_bf16_autocast_is_applied_on_cpu_too():
+    """precision=bf16 on a CPU run was recorded but not applied; now matmuls run in bf16."""
+    from unlearnlab.models.loading import autocast
+
+    layer = torch.nn.Linear(4, 3)
+    x = torch.full((2, 4), 1 / 3)
+    with autocast(torch.device("cpu"), "bf16"):
+        low = layer(x)
+    with autocast(torch.device("cpu"), "fp32"):
+        full = layer(x)
+    assert low.dtype == torch.bfloat16 and full.dtype == torch.float32
+    assert torch.allclose(low.float(), full, atol=2e-2) and not torch.equal(low.float(), full)

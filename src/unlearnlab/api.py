@@ -38,19 +38,21 @@ def run(config: str | Path | dict | None = None, overrides: list[str] = (), *,
         name: str | None = None, log=print) -> Path:
     """Run the protocol (clean -> learned -> unlearned per method -> evaluated) and return
     the run folder (results.json, summary.md, report.html, ...)."""
+    cfg = _config(config, overrides, name, False)          # config errors before any model code
     from unlearnlab import pipeline
 
-    return pipeline.run(_config(config, overrides, name, False), log=log)
+    return pipeline.run(cfg, log=log)
 
 
 def evaluate(model: str | Path, task: str | None = None, config: str | Path | dict | None = None,
              overrides: list[str] = (), *, name: str | None = None, log=print) -> Path:
     """Evaluate a local Hugging Face model on a task without training it; return the run
     folder (one model, labelled "model")."""
+    sets = [*([f"task={task}"] if task else []), *overrides, f"model={model}"]
+    cfg = _config(config, sets, name, True)
     from unlearnlab import pipeline
 
-    sets = [*([f"task={task}"] if task else []), *overrides, f"model={model}"]
-    return pipeline.evaluate_model(_config(config, sets, name, True), log=log)
+    return pipeline.evaluate_model(cfg, log=log)
 
 
 def load_results(run_dir: str | Path) -> dict:

@@ -422,9 +422,10 @@ class Config:
     seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM
     device: str = "auto"              # auto | cpu | cuda
-    precision: str = "fp32"           # fp32 | bf16 (autocast; GPU)
+    precision: str = "fp32"           # fp32 | bf16 (autocast, on GPU or CPU)
     runs_dir: str = "runs"
     keep_models: bool = False
+    resume: bool = True               # reuse this config's finished stages from the cache
     progress: bool = True
     world: WorldConfig = field(default_factory=WorldConfig)
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
@@ -476,7 +477,7 @@ class Config:
         return digest(settings)
 
 
-_NOT_HASHED = ("name", "runs_dir", "keep_models", "progress")
+_NOT_HASHED = ("name", "runs_dir", "keep_models", "progress", "resume")
 
 
 def _one_of(key: str, value: str, valid: tuple[str, ...]) -> None:

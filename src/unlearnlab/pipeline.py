@@ -28,10 +28,10 @@ from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.errors import Diverged, UserError
 from unlearnlab.eval.tofu import model_utility
-from unlearnlab.models.loading import load_causal_lm, pick_device
+from unlearnlab.models.loading import load_causal_lm, pick_device, save_causal_lm
 from unlearnlab.runs import (atomic_write_json, cache_root, environment, point_latest,
                              remove_stale, replace_dir, temp_dir, versions)
-from unlearnlab.stages import evaluate, learn, pretrain, removal, unlearn
+from unlearnlab.stages import evaluate, learn, pretrain, removal, resume, unlearn
 from unlearnlab.texts import tokenize
 from unlearnlab.train.params import relative_change
 
@@ -230,6 +230,12 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     log(f"clean model: {clean.path} ({how}"
         + (f" from {clean.finetuned_from})" if clean.finetuned_from else ")"))
     model, tokenizer = load_causal_lm(clean.path, device)
+    stages = resume.Stages(cfg, task, clean.cache_key or pretrain.model_identity(clean.path),
+                           run_dir)
+
+    def evaluated(label: str, m) -> dict:
+        return stages.result(f"evaluate:{label}", lambda: evaluator.run(label, m, run_dir),
+                             files=(f"records/{label}.json", f"models/{label}"))
 
     evaluator = evaluate.Evaluator(cfg, task, tokenizer)
     results = {"config_hash": cfg.hash(), "seed": cfg.seed, "task": task.summary(),
@@ -241,13 +247,16 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     if task.learn:
         if before:
             with timer("evaluate"):
-                models[before] = evaluator.run(before, model, run_dir)
+                models[before] = evaluated(before, model)
             _check_clean(cfg, results, before, log)
         with timer("learn"):
-            model, curve = learn.run(cfg, task, model, tokenizer, list(recorders.values()))
+            model, curve = stages.learned(
+                lambda: learn.run(cfg, task, model, tokenizer, list(recorders.values())),
+                lambda m, path: save_causal_lm(m, tokenizer, path),
+                lambda path: load_causal_lm(path, device)[0], keep=not recorders)
         atomic_write_json(run_dir / "curves" / "learn.json", curve)
     with timer("evaluate"):
-        models[start] = evaluator.run(start, model, run_dir)
+        models[start] = evaluated(start, model)
 
     forget = tokenize(tokenizer, task.forget, task.fmt)
     retain = tokenize(tokenizer, task.retain, task.fmt)
@@ -274,32 +283,43 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
 
     results["methods"] = [found.label(name, s) for name in cfg.methods
                           for s in found.strategies_for(name)]
+    def unlearned(name: str, strategy: str, label: str) -> dict:
+        """One method's results entry, or {"failed": why} when it diverged."""
+        try:
+            with timer(f"unlearn:{label}"):
+                outcome = removal.run_sequence(name, strategy, found, copy.deepcopy(model),
+                                               context, unlearn.run, evaluator.checkpoint,
+                                               cfg, start_scores, probe)
+        except Diverged as exc:             # this method stops; the run goes on
+            return {"failed": f"diverged at step {exc.step} ({exc.reason})"}
+        outcome.info["param_change"] = relative_change(outcome.model, model)
+        atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
+        with timer("evaluate"):
+            entry = evaluator.run(label, outcome.model, run_dir)
+        entry["info"] = outcome.info
+        if outcome.checkpoints:
+            entry["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
+                                               entry["metrics"])
+        return entry
+
     for name in cfg.methods:
         for strategy in found.strategies_for(name):
             label = found.label(name, strategy)
-            try:
-                with timer(f"unlearn:{label}"):
-                    outcome = removal.run_sequence(name, strategy, found, copy.deepcopy(model),
-                                                   context, unlearn.run, evaluator.checkpoint,
-                                                   cfg, start_scores, probe)
-            except Diverged as exc:         # this method stops; the run goes on
-                status = f"diverged at step {exc.step} ({exc.reason})"
-                results.setdefault("failed", {})[label] = status
-                log(f"{label}: {status}; left out of the results")
+            entry = stages.result(
+                f"unlearn:{label}", lambda: unlearned(name, strategy, label),
+                files=(f"curves/{label}.json", f"records/{label}.json", f"models/{label}"),
+                extra=resume.method_identity(cfg, name))
+            reused = " (reused from the cache)" if f"unlearn:{label}" in stages.reused else ""
+            if "failed" in entry:
+                results.setdefault("failed", {})[label] = entry["failed"]
+                log(f"{label}: {entry['failed']}{reused}; left out of the results")
                 continue
-            outcome.info["param_change"] = relative_change(outcome.model, model)
-            atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
-            with timer("evaluate"):
-                models[label] = evaluator.run(label, outcome.model, run_dir)
-            models[label]["info"] = outcome.info
-            if outcome.checkpoints:
-                models[label]["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
-                                                           models[label]["metrics"])
-            del outcome
-            log(f"{label}: done")
+            models[label] = entry
+            log(f"{label}: done{reused}")
 
     results["methods"] = [m for m in results["methods"] if m in models]
     compare_models(results)
+    manifest["resumed"] = stages.reused
     manifest["wall_time_s"] = timer.stages
     manifest["wall_time_total_s"] = round(sum(timer.stages.values()), 3)
     atomic_write_json(run_dir / "results.json", results)

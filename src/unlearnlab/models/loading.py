@@ -45,6 +45,7 @@ def save_causal_lm(model, tokenizer, folder: Path) -> None:
 
 
 def autocast(device: torch.device, precision: str):
-    """bf16 autocast on CUDA when asked; a no-op context otherwise."""
-    enabled = precision == "bf16" and device.type == "cuda"
+    """bf16 autocast when asked (CUDA, or CPU, where torch runs matmuls in bfloat16 too);
+    a no-op context for fp32."""
+    enabled = precision == "bf16"
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
