@@ -146,11 +146,13 @@ def test_saliency_mask_and_random_labels_by_hand():
     assert (drawn != labels).all() and drawn.min() >= 0 and drawn.max() < 10
 
 
-def test_clusters_of_the_task():
+@pytest.mark.parametrize("dataset, n_base", [("digits", 1797), ("signals", 2000)])
+def test_clusters_of_the_task(dataset, n_base):
     """Copies are pixel-identical, nearest neighbours share the true class and are not forget
     images, F is class-balanced, each forget image carries a wrong class that its neighbours
     share, the ideal drops F and S, retain keeps S, test is disjoint."""
-    cfg = load_config(CONFIG, ["seeds=[]", "images.forget_per_cell=4"])
+    cfg = load_config(CONFIG, ["seeds=[]", "images.forget_per_cell=4",
+                               f"images.dataset={dataset}"])
     task = tasks.build(cfg)
     clusters = tasks.build(cfg).files["similar.json"]["forget"]
     rows = {f"img{r}": r for r in range(len(task.labels))}
@@ -162,7 +164,7 @@ def test_clusters_of_the_task():
             if c["level"] == "copy":
                 assert torch.equal(task.pixels[n], task.pixels[me])
             if c["level"] == "nearest":
-                assert n < 1797 and n not in task.forget
+                assert n < n_base and n not in task.forget
             if c["level"].startswith("augment"):
                 assert not torch.equal(task.pixels[n], task.pixels[me])
     per_class = np.bincount([task.truth[r] for r in task.forget], minlength=10)
@@ -174,6 +176,22 @@ def test_clusters_of_the_task():
     assert set(task.similar) <= set(task.retain) and not set(task.forget) & set(task.retain)
     assert not set(task.test) & set(task.train)
     assert len(set(task.strata.values())) == 9          # 4 levels x 2 counts + control
+    assert task.pixels.shape[1] == (64 if dataset == "digits" else 40)
+
+
+def test_signals_are_fixed_balanced_and_scaled():
+    """The generated 1-D dataset: the same signals for the same seed, 200 per class of
+    2,000, values in [0, 1], and its classes told apart above chance (10%) by nearest
+    centroids fitted on half, which the random offsets blur (28% with seed 0)."""
+    from unlearnlab.images.signals import make_signals
+
+    x, y = make_signals()
+    assert np.array_equal(x, make_signals()[0]) and not np.array_equal(x, make_signals(seed=1)[0])
+    assert x.shape == (2000, 40) and np.bincount(y).tolist() == [200] * 10
+    assert x.min() == 0.0 and x.max() == 1.0
+    centroids = np.stack([x[:1000][y[:1000] == c].mean(0) for c in range(10)])
+    guess = np.argmin(((x[1000:, None] - centroids) ** 2).sum(-1), axis=1)
+    assert (guess == y[1000:]).mean() > 0.2
 
 
 def test_image_run_end_to_end(tmp_path):

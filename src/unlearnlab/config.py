@@ -260,6 +260,7 @@ class SimilarConfig:
 
 IMAGE_LEVELS = ("copy", "augment_weak", "augment_strong", "nearest", "control")
 IMAGE_FEATURES = ("confidence", "entropy")
+IMAGE_DATASETS = ("digits", "signals")
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,7 @@ class ImagesConfig:
     of each forget image kept in training, a small MLP trained from scratch, K shadow models
     for the likelihood-ratio membership score."""
 
+    dataset: str = "digits"                    # digits (sklearn) | signals (generated 1-D)
     test_fraction: float = 0.3                 # digits held out as the test set (never trained on)
     levels: tuple[str, ...] = IMAGE_LEVELS     # similarity levels of the neighbours
     counts: tuple[int, ...] = (1, 4)           # neighbours per forget image (control: none)
@@ -306,6 +308,7 @@ class ImagesConfig:
             _one_of("levels", level, IMAGE_LEVELS)
         _one_of("mia_feature", self.mia_feature, IMAGE_FEATURES)
         _one_of("forget_labels", self.forget_labels, ("wrong", "correct"))
+        _one_of("dataset", self.dataset, IMAGE_DATASETS)
         if len(set(self.levels)) != len(self.levels) or len(set(self.counts)) != len(self.counts):
             raise UserError("levels and counts: each at most once")
         if min(self.counts) < 1 or self.forget_per_cell < 1:

@@ -1,8 +1,10 @@
 """Similar images at controlled similarity (Xu et al. 2026, "Forgetting Similar Samples: Can
 Machine Unlearning Do it Better?", arXiv 2601.06938), on scikit-learn's digits.
 
-The data: `sklearn.datasets.load_digits` (1,797 8x8 images of 10 digits, shipped with the
-wheel), pixels scaled from 0..16 to [0, 1]. A seeded, class-stratified split holds out
+The data (`images.dataset`): `digits`, `sklearn.datasets.load_digits` (1,797 8x8 images of
+10 digits, shipped with the wheel), pixels scaled from 0..16 to [0, 1]; or `signals`, 2,000
+locally generated 1-D signals of 10 classes (images/signals.py; 40 points, where rotation
+does not apply and augmentations shift and add noise). A seeded, class-stratified split holds out
 `test_fraction` of the digits as the test set (never trained on); the rest is the training
 base. Each forget image (a class-balanced draw from the base) gets `count` neighbours, kept
 in training, at one level:
@@ -15,7 +17,7 @@ in training, at one level:
                     nearest in pixel space (Euclidean), each claimed by one forget image
     control         no neighbours
 
-Generated neighbours are appended to the pixel bank after the 1,797 digits.
+Generated neighbours are appended to the pixel bank after the dataset's own examples.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from scipy.ndimage import shift as nd_shift
 
 from unlearnlab.config import IMAGE_LEVELS as LEVELS  # noqa: F401  (the levels, named once)
 
-SIDE = 8
+def load(dataset: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(examples (N, P) float32 in [0, 1], labels (N,), each example's shape)."""
+    if dataset == "signals":
+        from unlearnlab.images.signals import LENGTH, make_signals
+
+        return (*make_signals(), (LENGTH,))
+    return (*load_digits(), (8, 8))
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -60,14 +68,15 @@ def balanced_draw(ids: list[int], labels: np.ndarray, n: int,
 
 
 def augment(image: np.ndarray, shift: int, rotate: float, noise: float,
-            rng: np.random.Generator) -> np.ndarray:
-    """One augmented copy of a flat image (64,): integer shift, rotation, Gaussian noise,
-    clipped to [0, 1]."""
-    x = image.reshape(SIDE, SIDE)
-    if rotate > 0:
+            rng: np.random.Generator, shape: tuple[int, ...] = (8, 8)) -> np.ndarray:
+    """One augmented copy of a flat example of `shape`: rotation (2-D only), integer shift
+    along each axis, Gaussian noise, clipped to [0, 1]."""
+    x = image.reshape(shape)
+    if rotate > 0 and len(shape) == 2:
         x = nd_rotate(x, rng.uniform(-rotate, rotate), reshape=False, order=1, mode="constant")
     if shift > 0:
-        x = nd_shift(x, rng.integers(-shift, shift + 1, size=2), order=0, mode="constant")
+        x = nd_shift(x, rng.integers(-shift, shift + 1, size=len(shape)), order=0,
+                     mode="constant")
     if noise > 0:
         x = x + rng.normal(0.0, noise, size=x.shape)
     return np.clip(x, 0.0, 1.0).astype(np.float32).reshape(-1)

@@ -1,5 +1,6 @@
 """Task `similar_images`: forgetting when similar images stay in training (Xu et al. 2026,
-arXiv 2601.06938), on scikit-learn's digits, with a classifier trained from scratch.
+arXiv 2601.06938), on scikit-learn's digits (or generated 1-D signals, `images.dataset`),
+with a classifier trained from scratch.
 
 Every (level, count) of `images.levels` x `images.counts` is a cell of
 `images.forget_per_cell` forget images (`control`: one cell with no neighbours, "control x0");
@@ -17,7 +18,7 @@ F is then visible on F itself (does the model still predict the wrong class?). `
 the true classes; digits are easy enough that an MLP classifies an unseen typical digit as
 confidently as a trained one, so F's influence barely shows (measured: README).
 
-An example is (bank row, label); the pixel bank holds the 1,797 digits, then the generated
+An example is (bank row, label); the pixel bank holds the dataset's examples, then the generated
 neighbours (models/classifier.py explains how the loop sees it).
 """
 
@@ -55,7 +56,7 @@ def build(cfg: Config) -> ImageTask:
         raise UserError(f"task similar_images trains its own classifier; model must be builtin, "
                         f"got {cfg.model!r}")
     im = cfg.images
-    pixels, labels = sim.load_digits()
+    pixels, labels, shape = sim.load(im.dataset)
     base, test = sim.split(labels, im.test_fraction, cfg.seed)
     plan = cells(cfg)
     claimed = sum(count for level, count in plan if level == "nearest")
@@ -85,7 +86,7 @@ def build(cfg: Config) -> ImageTask:
             aug = {"augment_weak": im.weak, "augment_strong": im.strong}.get(level)
             for _ in range(count):
                 image = pixels[row] if aug is None else sim.augment(
-                    pixels[row], aug.shift, aug.rotate, aug.noise, rng)
+                    pixels[row], aug.shift, aug.rotate, aug.noise, rng, shape)
                 bank.append(image[None])
                 bank_labels.append(bank_labels[row])
                 rows.append(next_row)
@@ -106,4 +107,6 @@ def build(cfg: Config) -> ImageTask:
         files={"similar.json": {"forget": clusters, "test": len(test)}},
         info={"strata": strata, "similar_images": len(similar),
               "forget_labels": im.forget_labels,
-              "dataset": "sklearn digits (1,797 8x8 images, 10 classes)"})
+              "dataset": {"digits": "sklearn digits (1,797 8x8 images, 10 classes)",
+                          "signals": "generated 1-D signals (2,000 x 40 points, 10 classes)"}[
+                  im.dataset]})
