@@ -184,9 +184,9 @@ def test_stage_keys_change_with_the_code_the_config_and_the_method(monkeypatch, 
     cfg = load_config(TINY)
     task = tasks.build(cfg)
 
-    def folder(c, clean="clean", method="ga"):
+    def folder(c, clean="clean", method="ga", strategy="exact"):
         return resume.Stages(c, task, clean, tmp_path).folder(
-            f"unlearn:{method}", resume.method_identity(c, method))
+            f"unlearn:{method}", resume.method_identity(c, method, strategy))
     key = folder(cfg)
     assert folder(cfg) == key
     assert folder(load_config(TINY, ["name=other", "methods=[ga]", "hparams.npo.beta=2"])) == key
@@ -194,5 +194,12 @@ def test_stage_keys_change_with_the_code_the_config_and_the_method(monkeypatch, 
     assert folder(load_config(TINY, ["hparams.npo.beta=2"]), method="npo") != folder(cfg, method="npo")
     assert folder(cfg, clean="other") != key
     assert folder(cfg, method="npo") != key
+    # removal settings: an exact method ignores the fuzzy threshold, a fuzzy one does not;
+    # the evaluation of the clean model ignores both
+    fuzzy = load_config(TINY, ["removal.threshold=0.5"])
+    assert folder(fuzzy) == key
+    assert folder(fuzzy, strategy="fuzzy") != folder(cfg, strategy="fuzzy")
+    assert resume.Stages(fuzzy, task, "c", tmp_path).folder("evaluate:clean") == \
+        resume.Stages(cfg, task, "c", tmp_path).folder("evaluate:clean")
     monkeypatch.setattr(resume, "_SOURCE", ["edited"])
     assert folder(cfg) != key

@@ -121,3 +121,37 @@ def test_strata_comparisons_pair_each_cell_with_the_ideal():
     header, rows = strata_test_table({**results, "strata_comparisons": out}, "corrupted_rate")
     assert header == ["model − clean", "duplicate x1", "paraphrase x1"]
     assert rows == [["ga", "+1.000 ns", "+0.500 ns"]]
+
+
+def test_remedy_search_is_scored_against_the_known_clusters():
+    """Each forget document is a request; fuzzy expands the forget set. At a strict threshold
+    it finds the forget documents and their duplicates (cosine ~1) and nothing else: cluster
+    precision 1 and cluster recall (|F| + |duplicates|) / (|F| + |look-alikes|), counted by
+    hand from the task; a loose one finds more of the clusters at a lower precision."""
+    from unlearnlab.stages import removal
+
+    cfg = load_config({**SMALL, "removal": {"strategies": ["exact", "fuzzy"],
+                                            "threshold": 0.97}}).for_seed(0)
+    task = tasks.build(cfg)
+    n_forget = 8 * 3
+    assert task.requests == [f for f in task.forget] and len(task.requests) == n_forget
+    duplicates = [t for t in task.learn if t.endswith("\n")]
+    # look-alikes: duplicate, paraphrase, subset neighbours (2 targets per level, counts 1 + 2);
+    # a forget document's two duplicates are one text, so 3 + 3 distinct duplicates
+    assert len(task.similar) == 3 * 3 * 3 and set(duplicates) <= set(task.similar)
+    assert len(duplicates) == 3 * 3 and len(set(duplicates)) == 6
+    alike = len(set(task.similar))
+    assert alike == 6 + 9 + 9                          # paraphrases and subsets all differ
+    plan = removal.plan(cfg, task)
+    strict = plan.figures(plan.sets["fuzzy"][0])
+    assert strict["removed"] == n_forget + 6
+    assert strict["precision"] == pytest.approx(n_forget / (n_forget + 6))
+    assert strict["recall"] == 1.0 and strict["cluster_precision"] == 1.0
+    assert strict["cluster_recall"] == pytest.approx((n_forget + 6) / (n_forget + alike))
+    loose_cfg = load_config({**SMALL, "removal": {"strategies": ["fuzzy"], "threshold": 0.3}})
+    loose = removal.plan(loose_cfg.for_seed(0), task)
+    figures = loose.figures(loose.sets["fuzzy"][0])
+    assert figures["cluster_recall"] > strict["cluster_recall"]
+    assert figures["cluster_precision"] < 1.0
+    assert plan.figures(plan.sets["exact"][0])["cluster_recall"] == pytest.approx(
+        n_forget / (n_forget + alike))

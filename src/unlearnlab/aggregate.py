@@ -63,7 +63,8 @@ def _removal(per_seed: list[dict]) -> dict:
     """One model's removal figures over seeds; a sequence's leak and utility after each
     request, element by element."""
     out = {"strategy": per_seed[0]["strategy"],
-           **{k: over_seeds([r[k] for r in per_seed]) for k in REMOVAL_FIGURES if k != "strategy"}}
+           **{k: over_seeds([r[k] for r in per_seed]) for k in REMOVAL_FIGURES
+              if k != "strategy" and all(k in r for r in per_seed)}}
     if all("sequence" in r for r in per_seed):
         out["sequence"] = [
             {"request": steps[0]["request"],

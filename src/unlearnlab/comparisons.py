@@ -11,7 +11,8 @@ from unlearnlab.stats import paired_comparison
 
 
 # what results.json's "removal" keeps of each model's removal (stages/removal.py)
-REMOVAL_FIGURES = ("strategy", "removed", "precision", "recall", "rounds", "steps")
+REMOVAL_FIGURES = ("strategy", "removed", "precision", "recall", "cluster_precision",
+                   "cluster_recall", "rounds", "steps")
 
 DEFAULT_TASK = {"roles": {"before": "clean", "start": "corrupted"},
                 "compared": ["target_accuracy", "logp_correct", "ppl_forget", "ppl_retain",

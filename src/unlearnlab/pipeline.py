@@ -308,7 +308,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
             entry = stages.result(
                 f"unlearn:{label}", lambda: unlearned(name, strategy, label),
                 files=(f"curves/{label}.json", f"records/{label}.json", f"models/{label}"),
-                extra=resume.method_identity(cfg, name))
+                extra=resume.method_identity(cfg, name, strategy))
             reused = " (reused from the cache)" if f"unlearn:{label}" in stages.reused else ""
             if "failed" in entry:
                 results.setdefault("failed", {})[label] = entry["failed"]

@@ -372,13 +372,17 @@ def removal_table(results: dict, manifest: dict | None = None) -> Table:
     primary = task_of(results)["primary"]
     wall = (manifest or {}).get("wall_time_s", {})
     per = len(results.get("seeds", [])) or 1
-    header = ["model", "strategy", "removed", "precision", "recall", "rounds", "steps",
+    removal = results.get("removal", {})
+    clusters = any("cluster_recall" in r for r in removal.values())
+    extra = ("cluster_precision", "cluster_recall") if clusters else ()
+    header = ["model", "strategy", "removed", "precision", "recall",
+              *(["cluster precision", "cluster recall"] if clusters else []), "rounds", "steps",
               "seconds", f"{primary} after", "model utility"]
-    rows = [[label, r["strategy"], *(fmt(r[k]) for k in ("removed", "precision", "recall",
-                                                         "rounds", "steps")),
+    rows = [[label, r["strategy"], *(fmt(r.get(k)) for k in ("removed", "precision", "recall",
+                                                             *extra, "rounds", "steps")),
              num(wall[f"unlearn:{label}"] / per, 1) if f"unlearn:{label}" in wall else "—",
              fmt(cell(results, label, primary)), fmt(cell(results, label, "model_utility"))]
-            for label, r in results.get("removal", {}).items()]
+            for label, r in removal.items()]
     return header, rows
 
 

@@ -21,7 +21,9 @@ with every strategy, labelled `method@strategy` when more than one strategy runs
 (the exact oracle, the floor) runs once, on the ground truth. Reported per model
 (`info["removal"]`): the examples removed, the matcher's precision and recall against the
 ground truth, rounds and unlearning steps (wall time: the manifest's), and for `iterative` the probes after
-every round.
+every round. Where the task knows the forget set's look-alikes (`task.similar`), precision and
+recall are also given against the clusters, forget + similar (`cluster_precision`,
+`cluster_recall`): how well a search that expands the forget set finds them (Xu et al. 2026).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Plan:
     thresholds: dict[str, list[float | None]]
     truth: list[Text]
     per_request: list[Plan] = field(default_factory=list)     # sequential: one plan per request
+    cluster: list[Text] = field(default_factory=list)         # truth + its look-alikes, if known
     subjects: tuple[str, ...] = ()      # one request's plan: whose probe items verify it
 
     @property
@@ -73,7 +76,10 @@ class Plan:
 
     def figures(self, texts: list[Text]) -> dict:
         precision, recall = precision_recall(texts, self.truth)
-        return {"removed": len(texts), "precision": precision, "recall": recall}
+        out = {"removed": len(texts), "precision": precision, "recall": recall}
+        if self.cluster:
+            out["cluster_precision"], out["cluster_recall"] = precision_recall(texts, self.cluster)
+        return out
 
 
 def plan(cfg: Config, task: Task) -> Plan:
@@ -83,11 +89,12 @@ def plan(cfg: Config, task: Task) -> Plan:
     if set(strategies) - {"exact"} and not task.requests:
         raise UserError(f"removal.strategies: {', '.join(s for s in strategies if s != 'exact')} "
                         f"resolve a removal request, and task {task.name} has none; valid here: "
-                        "exact (task records has requests)")
+                        "exact (tasks records and similar_text have requests)")
     if cfg.removal.sequential and len(task.requests) < 2:
         raise UserError(f"removal.sequential serves several requests one after another; task "
                         f"{task.name} has {len(task.requests)} (records: set forget_people >= 2)")
     whole = resolve(cfg, task, task.requests, task.forget)
+    whole.cluster = [*task.forget, *task.similar] if task.similar else []
     if cfg.removal.sequential:
         whole.per_request = [resolve(cfg, task, [request], truth, subject) for request, truth,
                              subject in zip(task.requests, task.request_forget,

@@ -11,9 +11,11 @@ again picks up after the last finished stage and ends with the same results.json
 
 A stage's key hashes the package's source code and the torch / transformers versions (a code
 change retires every artifact), the resolved config without what cannot change a number
-(name, runs_dir, progress, seeds, methods and their hyperparameters), the seed, the task's
-data, the clean model's cache key, and the stage; for a method also its hyperparameters,
-its removal strategy and the source file that defines it (a plugin's edit counts). Artifacts
+(name, runs_dir, progress, seeds, methods and their hyperparameters, removal settings), the
+seed, the task's data, the clean model's cache key, and the stage; for a method also its
+hyperparameters, the source file that defines it (a plugin's edit counts) and the removal
+settings its strategy reads (none but `sequential` for `exact`: runs at several fuzzy
+thresholds share their exact methods). Artifacts
 are sealed folders written atomically under a file lock (runs.atomic_dir): two runs that
 reach the same stage at once build it once; a damaged one is rebuilt, never read.
 `resume: false` neither reads nor writes them. The learn stage is not kept while recorders
@@ -33,7 +35,7 @@ from typing import Callable
 from unlearnlab.config import Config, digest
 from unlearnlab.runs import atomic_dir, atomic_write_json, cache_root, intact, remove_stale
 
-NOT_KEYED = ("name", "runs_dir", "progress", "seeds", "methods", "hparams", "resume")
+NOT_KEYED = ("name", "runs_dir", "progress", "seeds", "methods", "hparams", "resume", "removal")
 _SOURCE: list[str] = []
 
 
@@ -60,8 +62,8 @@ def task_digest(task) -> str:
                    "requests": task.requests, "pairs": task.influence_pairs})
 
 
-def method_identity(cfg: Config, name: str) -> dict:
-    """What, besides the run's base key, determines a method's outcome."""
+def method_identity(cfg: Config, name: str, strategy: str = "exact") -> dict:
+    """What, besides the run's base key, determines a method's outcome under a strategy."""
     from unlearnlab.methods import METHODS
 
     spec = METHODS.get(name)
@@ -70,7 +72,11 @@ def method_identity(cfg: Config, name: str) -> dict:
         code = hashlib.sha256(Path(inspect.getsourcefile(fn)).read_bytes()).hexdigest()[:16]
     except (TypeError, OSError):                 # defined where no file holds it
         code = f"{fn.__module__}.{fn.__qualname__}"
-    return {"method": name, "hparams": dataclasses.asdict(cfg.params_of(name)), "code": code}
+    removal = dataclasses.asdict(cfg.removal)
+    if strategy == "exact":
+        removal = {"sequential": removal["sequential"]}
+    return {"method": name, "hparams": dataclasses.asdict(cfg.params_of(name)), "code": code,
+            "strategy": strategy, "removal": removal}
 
 
 class Stages:

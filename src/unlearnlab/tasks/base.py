@@ -19,6 +19,9 @@ nothing outside tasks/ (and the world generator) knows which task it runs:
                      ground truth; request_forget and request_subjects: each request's
                      own ground truth and the entities of the items that probe it (for
                      removal.sequential)
+    similar          training texts similar to the forget set that stay in training
+                     (similar_text): a search that expands the forget set (the remedy) is
+                     also scored against forget + similar, the known clusters
     files, info      JSON written into the run folder, and facts reported in results.json
 
 The pipeline trains on `Text` lists (documents or prompt-answer pairs, see texts.py).
@@ -73,6 +76,7 @@ class Task:
     requests: list[str] = field(default_factory=list)               # removal requests (free text)
     request_forget: list[list[Text]] = field(default_factory=list)  # each request's ground truth
     request_subjects: list[tuple[str, ...]] = field(default_factory=list)  # each request's item entities
+    similar: list[Text] = field(default_factory=list)               # the forget set's look-alikes
 
     def training_texts(self) -> list[Text]:
         """Everything the model to unlearn was trained on (pretrain, then learn), each once."""

@@ -17,6 +17,15 @@ model sits from the ideal on the targets' facts: the rate of answering with the 
 value (`corrupted_rate`, 0 for the ideal), the accuracy lost, and per-item paired
 differences against the clean model; the report breaks them down by cell
 (`task.strata`: entity -> "level xcount").
+
+The remedy (`removal.strategies: [exact, fuzzy]`): each forget document is also a removal
+request, so `fuzzy` expands the forget set with every training text whose TF-IDF character
+n-gram cosine to a forget document is >= `removal.threshold` (matching.py), and
+`method@fuzzy` unlearns the expanded set. `task.similar` holds the neighbours that carry the
+forget set's influence (duplicate, paraphrase and subset; not `other_entity`, which only
+looks alike), so the search is scored against the known clusters; residual influence and
+utility per method and threshold then give the remedy's curve
+(benchmarks/similar_remedy.py).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from unlearnlab.errors import UserError
 from unlearnlab.tasks.base import Task
 from unlearnlab.tasks.facts_items import fact_items
 from unlearnlab.tasks.world import RESTOR_SCORING, taught_queries
-from unlearnlab.texts import PromptFormat
+from unlearnlab.texts import PromptFormat, as_plain
 from unlearnlab.world.corpora import (corruption_documents, draw_wrong_values,
                                       pretraining_texts, retain_documents)
 from unlearnlab.world.facts import value_pools
@@ -52,15 +61,18 @@ def build(cfg: Config) -> Task:
     targets = rng.sample(list(world.entities), len(plan))
     wrong = draw_wrong_values(world, targets, rng)
     others = [e for e in world.entities if e not in wrong]
-    forget, similar, strata, doc_entities = [], [], {}, []
+    forget, similar, strata, doc_entities, alike = [], [], {}, [], []
     for entity, (level, count) in zip(targets, plan):
         strata[entity] = f"{level} x{count}"
         for i in range(cfg.corruption.docs_per_target):
             key = f"{cfg.seed}-{entity}-{i}"
             forget.append(forget_document(world, entity, wrong[entity], key))
             doc_entities.append(entity)
-            similar += [neighbour(world, level, entity, wrong[entity], key, j, others)
-                        for j in range(count)]
+            made = [neighbour(world, level, entity, wrong[entity], key, j, others)
+                    for j in range(count)]
+            similar += made
+            if level != "other_entity":                # look-alikes that carry the influence
+                alike += made
     learn = forget + similar
     random.Random(f"order-{cfg.seed}").shuffle(learn)
     retain = retain_documents(world, others, cfg.corruption.retain_docs_per_entity,
@@ -79,11 +91,13 @@ def build(cfg: Config) -> Task:
              + fact_items(facts, utility, "utility", pools, None, cfg.seed, probe=False,
                           paraphrases=paraphrases))
     queries, pairs = taught_queries(facts, wrong, doc_entities)
-    return Task(name="similar_text", fmt=PromptFormat(), tokenizer_texts=texts, pretrain=texts,
+    fmt = PromptFormat()
+    return Task(name="similar_text", fmt=fmt, tokenizer_texts=texts, pretrain=texts,
                 learn=learn, forget=forget, retain=retain + similar, holdout=holdout, items=items,
                 roles=("clean", "corrupted"), scoring=RESTOR_SCORING,
                 files={"facts.json": facts,
                        "similar.json": {"targets": strata, "wrong": wrong,
                                         "forget": forget, "similar": similar}},
                 queries=queries, influence_pairs=pairs,
+                requests=[as_plain(doc, fmt) for doc in forget], similar=alike,
                 info={"strata": strata, "similar_docs": len(similar)})
