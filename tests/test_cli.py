@@ -230,3 +230,19 @@ def test_max_grad_norm_zero_measures_without_clipping():
     assert ca[0]["grad_norm"] == pytest.approx(cb[0]["grad_norm"]) and ca[0]["grad_norm"] > 0
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
+
+
+def test_config_errors_answer_before_torch_is_imported(tmp_path):
+    """A key, value or range error is found before any model code loads (method names and
+    hyperparameters need the registry, which imports torch)."""
+    for setting in ("world.colour=blue", "unlearn.train.lr=.nan", "eval.utility_entities=-1"):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "unlearnlab", "run",
+                               "--set", setting], capture_output=True, text=True, cwd=tmp_path,
+                              timeout=120)
+        assert proc.returncode == 2
+        imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "unlearnlab.config" in imported
+        assert not imported & {"torch", "transformers", "peft"}, setting
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("unlearnlab:")]
+        assert len(errors) == 1

@@ -530,6 +530,9 @@ def load_config(path: str | Path | dict | None = None, overrides: list[str] = ()
     if task not in PRESETS:
         raise UserError(f"task: unknown value {task!r}; valid: {', '.join(TASK_NAMES)}")
     merged = _deep_merge(_deep_merge(Config().to_dict(), PRESETS[task]), user)
+    # every key, type, range and option first: these errors answer before any model code
+    # (torch) is imported; method names and hyperparameters need the registry, below
+    _build(Config, {**merged, "methods": []} if merged.get("methods") == "all" else merged, "")
     from unlearnlab.methods import METHODS, load_plugins
 
     plugins = merged.get("plugins") or []
