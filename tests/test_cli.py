@@ -243,6 +243,6 @@ def test_config_errors_answer_before_torch_is_imported(tmp_path):
         imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
                     if line.startswith("import time:")}
         assert "unlearnlab.config" in imported
-        assert not imported & {"torch", "transformers", "peft"}, setting
+        assert not imported & {"torch", "transformers", "peft", "scipy", "sklearn"}, setting
         errors = [line for line in proc.stderr.splitlines() if line.startswith("unlearnlab:")]
         assert len(errors) == 1

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 
-from sklearn.metrics import roc_auc_score
 
 from unlearnlab.eval.metrics import HIGHER, LOWER, NEUTRAL, metric
 
@@ -89,6 +88,8 @@ def mia_auc(records: list[dict], k_fraction: float = K_FRACTION,
         return {}
     scored = [without_eos(r) if drop_eos else r for r in members + others]
     labels = [1] * len(members) + [0] * len(others)
+    from sklearn.metrics import roc_auc_score
+
     return {kind: {"auc": float(roc_auc_score(labels, [mia_score(r, kind, k_fraction)
                                                        for r in scored])),
                    "n_members": len(members), "n_nonmembers": len(others)}

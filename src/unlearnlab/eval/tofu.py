@@ -20,9 +20,8 @@ from __future__ import annotations
 import math
 from functools import cache
 
-from scipy import stats
-
 from unlearnlab.eval.metrics import HIGHER, LOWER, NEUTRAL, metric
+from unlearnlab.stats.intervals import scipy_stats
 
 
 @cache
@@ -84,7 +83,7 @@ def forget_quality(truth_ratios: list[float], oracle_truth_ratios: list[float]) 
     """KS-test p-value: are the model's target truth ratios distributed like the oracle's?"""
     a = [v for v in truth_ratios if v is not None]
     b = [v for v in oracle_truth_ratios if v is not None]
-    return float(stats.ks_2samp(a, b).pvalue)
+    return float(scipy_stats().ks_2samp(a, b).pvalue)
 
 
 def model_utility(means: dict[str, float], names) -> float | None:
@@ -93,7 +92,7 @@ def model_utility(means: dict[str, float], names) -> float | None:
     parts = [means.get(k) for k in names]
     if not parts or any(p is None for p in parts):
         return None
-    return 0.0 if min(parts) <= 0 else float(stats.hmean(parts))
+    return 0.0 if min(parts) <= 0 else float(scipy_stats().hmean(parts))
 
 
 # ----------------------------------------------------------------------------- open-unlearning

@@ -14,14 +14,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+
+def scipy_stats():
+    """scipy.stats, imported on first use: config validation imports the metric registry,
+    which imports this package, and should not pay for scipy."""
+    from scipy import stats
+
+    return stats
 
 
 def wilson(k: int, n: int, level: float = 0.95) -> list[float]:
     """Wilson score interval of the proportion k / n."""
     if n == 0:
         return [None, None]
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = scipy_stats().norm.ppf(0.5 + level / 2)
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -46,11 +53,11 @@ def mean_ci(values: list[float], level: float = 0.95, method: str = "auto",
     elif n < 2 or sd == 0:
         ci = [mean, mean]
     elif method == "bootstrap":
-        res = stats.bootstrap((np.asarray(vals),), np.mean, confidence_level=level,
+        res = scipy_stats().bootstrap((np.asarray(vals),), np.mean, confidence_level=level,
                               n_resamples=2000, method="percentile",
                               random_state=np.random.default_rng(seed))
         ci = [float(res.confidence_interval.low), float(res.confidence_interval.high)]
     else:
-        half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+        half = scipy_stats().t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
         ci = [mean - half, mean + half]
     return {"mean": mean, "n": n, "sd": sd, "ci95": ci, "ci_method": method}

@@ -27,7 +27,8 @@ import math
 import warnings
 
 import numpy as np
-from scipy import stats
+
+from unlearnlab.stats.intervals import scipy_stats
 
 ALPHA = 0.05
 
@@ -49,7 +50,7 @@ def bootstrap_ci(diff, level: float = 0.95, n_resamples: int = 5000, seed: int =
     d = np.asarray(diff, dtype=float)
     if len(d) < 2 or np.all(d == d[0]):
         return [float(d.mean()), float(d.mean())] if len(d) else [math.nan, math.nan]
-    res = stats.bootstrap((d,), np.mean, confidence_level=level, n_resamples=n_resamples,
+    res = scipy_stats().bootstrap((d,), np.mean, confidence_level=level, n_resamples=n_resamples,
                           method="percentile", random_state=np.random.default_rng(seed))
     return [float(res.confidence_interval.low), float(res.confidence_interval.high)]
 
@@ -63,10 +64,11 @@ def mcnemar_exact(a, b, level: float = 0.95) -> tuple[float, list[float], dict]:
     counts = {"n10": n10, "n01": n01}
     if m == 0:
         return 1.0, [0.0, 0.0], counts
-    p = min(1.0, 2 * min(stats.binom.cdf(n10, m, 0.5), stats.binom.sf(n10 - 1, m, 0.5)))
+    binom = scipy_stats().binom
+    p = min(1.0, 2 * min(binom.cdf(n10, m, 0.5), binom.sf(n10 - 1, m, 0.5)))
     tail = (1 - level) / 2
-    lo = 0.0 if n10 == 0 else float(stats.beta.ppf(tail, n10, m - n10 + 1))
-    hi = 1.0 if n10 == m else float(stats.beta.ppf(1 - tail, n10 + 1, m - n10))
+    lo = 0.0 if n10 == 0 else float(scipy_stats().beta.ppf(tail, n10, m - n10 + 1))
+    hi = 1.0 if n10 == m else float(scipy_stats().beta.ppf(1 - tail, n10 + 1, m - n10))
     return float(p), [m / n * (2 * lo - 1), m / n * (2 * hi - 1)], counts
 
 
@@ -75,7 +77,7 @@ def t_interval(d, level: float = 0.95) -> list[float]:
     sd = d.std(ddof=1) if n > 1 else 0.0
     if n < 2 or sd == 0:
         return [mean, mean]
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
+    half = float(scipy_stats().t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
     return [mean - half, mean + half]
 
 
@@ -104,8 +106,8 @@ def paired_comparison(a, b, seed: int = 0, family: int = 1) -> dict:
     else:
         with warnings.catch_warnings():   # near-constant differences: scipy warns of precision
             warnings.simplefilter("ignore", RuntimeWarning)    # loss; the result stands as is
-            t = stats.ttest_rel(a, b)
-            w = stats.wilcoxon(d) if np.any(d != 0) else None
+            t = scipy_stats().ttest_rel(a, b)
+            w = scipy_stats().wilcoxon(d) if np.any(d != 0) else None
         out.update(t=float(t.statistic), p_t=float(t.pvalue),
                    wilcoxon=float(w.statistic) if w else 0.0,
                    p_wilcoxon=float(w.pvalue) if w else 1.0)
