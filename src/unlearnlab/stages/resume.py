@@ -56,7 +56,7 @@ def task_digest(task) -> str:
     from unlearnlab.stages.pretrain import corpus_digest
 
     sets = {name: corpus_digest(getattr(task, name), task)
-            for name in ("pretrain", "learn", "forget", "retain", "holdout", "queries")}
+            for name in ("pretrain", "learn", "forget", "retain", "holdout", "queries", "similar")}
     return digest({"summary": task.summary(), "sets": sets,
                    "items": [dataclasses.asdict(item) for item in task.items],
                    "requests": task.requests, "pairs": task.influence_pairs})
