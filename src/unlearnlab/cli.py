@@ -118,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = api.evaluate(args.model_dir, args.task, args.config, args.overrides)
         else:
             run_dir = api.run(args.config, args.overrides)
-        print(f"results: {run_dir}/results.json  report: {run_dir}/report.html  "
-              f"summary: {run_dir}/summary.md")
+        from unlearnlab import distributed
+
+        if distributed.is_main():
+            print(f"results: {run_dir}/results.json  report: {run_dir}/report.html  "
+                  f"summary: {run_dir}/summary.md")
         return 0
     except UserError as exc:
         print(f"unlearnlab: error: {exc}", file=sys.stderr)

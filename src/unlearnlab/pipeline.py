@@ -22,7 +22,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from unlearnlab import report, tasks
+from unlearnlab import distributed, report, tasks
 from unlearnlab.aggregate import aggregate
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
@@ -65,6 +65,7 @@ def run(cfg: Config, log=print) -> Path:
     interrupted run leaves the previous one intact.
     """
     body = _run_seeds if cfg.seeds else _run
+    log = log if distributed.is_main() else _quiet
     return _into_place(cfg, lambda device, tmp: body(cfg, device, tmp, log), log)
 
 
@@ -72,7 +73,12 @@ def evaluate_model(cfg: Config, log=print) -> Path:
     """Evaluate the model `cfg.model` on the task as it is (no pretraining, learning or
     unlearning): the same records, metrics, results.json and report as a run, for one model
     labelled "model" (what open-unlearning's eval.py does)."""
+    log = log if distributed.is_main() else _quiet
     return _into_place(cfg, lambda device, tmp: _evaluate_only(cfg, device, tmp, log), log)
+
+
+def _quiet(*args, **kwargs) -> None:
+    """The log of a rank other than 0: rank 0 speaks for the run."""
 
 
 def _writable_folder(path: Path, what: str) -> None:
@@ -114,7 +120,9 @@ def _into_place(cfg: Config, body, log) -> Path:
     _writable_folder(final.parent, "runs_dir")
     _writable_folder(cache_root(), "the cache folder ($UNLEARNLAB_CACHE)")
     _check_selectors(cfg)
-    device = pick_device(cfg.device)
+    device = distributed.local_device(pick_device(cfg.device))
+    if not distributed.is_main():                    # another rank: compute along, write nothing
+        return _as_helper_rank(final, body, device)
     for name in remove_stale(final.parent):
         log(f"removed {final.parent / name}, left by a run that was killed")
     tmp = temp_dir(final)
@@ -124,11 +132,26 @@ def _into_place(cfg: Config, body, log) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        distributed.barrier()
     if final.exists():
         log(f"replacing the previous run in {final}")
     replace_dir(tmp, final)
     point_latest(final)
     log(report.terminal_summary(files.results, files.manifest))
+    return final
+
+
+def _as_helper_rank(final: Path, body, device) -> Path:
+    """A rank other than 0 of a distributed run: the same protocol in lockstep (its shard of
+    every batch and of every evaluation), into a scratch folder that is discarded; rank 0
+    writes the run."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"unlearnlab-rank{distributed.rank()}-"))
+    try:
+        body(device, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    distributed.barrier()
     return final
 
 
@@ -212,6 +235,8 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
     manifest = {"name": cfg.name, "config": cfg.to_dict(), "config_hash": cfg.hash(),
                 "seed": cfg.seed, "device": str(device), "versions": versions(),
                 "environment": environment()}
+    if distributed.active():
+        manifest["processes"] = distributed.world_size()
     with timer("task"):
         task = tasks.build(cfg)
     if tasks.modality(cfg.task) == "image":            # a classifier's protocol, same outputs

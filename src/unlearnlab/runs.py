@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from unlearnlab import distributed
+
 
 def cache_root() -> Path:
     """`$UNLEARNLAB_CACHE`, else `$XDG_CACHE_HOME/unlearnlab`, else `~/.cache/unlearnlab`."""
@@ -130,7 +132,39 @@ def atomic_dir(final: Path, build) -> Path:
     """Create folder `final` by calling `build(tmp_dir)`, sealing it (`seal`) and renaming;
     reuse it if present and intact. A damaged one (`damage`) is named on stderr in one line,
     removed and rebuilt, never used. Processes building the same folder at once take turns on
-    a file lock: the first builds, the others wait and reuse its folder."""
+    a file lock: the first builds, the others wait and reuse its folder. Ranks of one
+    distributed run: see `_ranked_atomic_dir`."""
+    if distributed.active():
+        return _ranked_atomic_dir(final, build)
+    return _atomic_dir(final, build)
+
+
+def _ranked_atomic_dir(final: Path, build) -> Path:
+    """Rank 0 builds (or reuses) `final` as one process does; when it builds, the other ranks
+    run the same `build` (its training needs every rank) into a scratch folder they discard.
+    All ranks return once `final` is in place."""
+    if distributed.is_main():
+        def announced(tmp: Path) -> None:
+            distributed.agree(True)                  # the others build along
+            build(tmp)
+
+        told = []
+        try:
+            _atomic_dir(final, lambda tmp: (told.append(1), announced(tmp)))
+        finally:
+            if not told:
+                distributed.agree(False)             # reused: nothing to build
+    elif distributed.agree(None):
+        scratch = Path(tempfile.mkdtemp(prefix=f"unlearnlab-rank{distributed.rank()}-"))
+        try:
+            build(scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    distributed.barrier()
+    return final
+
+
+def _atomic_dir(final: Path, build) -> Path:
     if intact(final):
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@
 scored (`eval.docs_per_set`, a seeded sample) and the answer length, then turns any model
 into per-item records (eval/records.py, the only place the model runs) and scores them with
 every metric that applies (eval/metrics.py: pure functions of records). Checkpoints during
-unlearning use the same records, restricted to what the curve metrics need.
+unlearning use the same records, restricted to what the curve metrics need. Under several
+processes each rank scores its shard of every item list and the records are gathered in
+item order (distributed.py), so each item is scored once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from unlearnlab import distributed
 from unlearnlab.config import Config
 from unlearnlab.eval.metrics import METRICS, score
 from unlearnlab.eval.mia import mia_auc
@@ -32,6 +35,12 @@ def subset(n_texts: int, cfg: Config) -> list[int]:
     if not n or n >= n_texts:
         return list(range(n_texts))
     return sorted(random.Random(f"docs-{cfg.seed}").sample(range(n_texts), n))
+
+
+def _sharded(score, items: list) -> list[dict]:
+    """`score(items)` (one record per item), this rank's shard scored and all gathered."""
+    mine = distributed.shard(items)
+    return distributed.gather(score(mine) if mine else [], len(items))
 
 
 class Evaluator:
@@ -62,13 +71,15 @@ class Evaluator:
                 ) -> tuple[list[dict], list[dict]]:
         """The model's question records and its document records of `doc_groups`."""
         cfg = self.cfg.eval
-        questions = make_records(model, self.tokenizer, self.task.items, self.task.fmt,
-                                 cfg.batch_size, self.max_new_tokens, self.cfg.precision)
+        questions = _sharded(lambda items: make_records(
+            model, self.tokenizer, items, self.task.fmt, cfg.batch_size, self.max_new_tokens,
+            self.cfg.precision), self.task.items)
         if bar is not None:
             bar.update()
         docs = [r for group in doc_groups if group in self.doc_sets
-                for r in text_records(model, self.tokenizer, self.doc_sets[group], self.task.fmt,
-                                      group, cfg.batch_size, self.cfg.precision)]
+                for r in _sharded(lambda texts: text_records(
+                    model, self.tokenizer, texts, self.task.fmt, group, cfg.batch_size,
+                    self.cfg.precision), self.doc_sets[group])]
         return questions, docs
 
     def influence(self, model) -> list[dict]:
@@ -79,8 +90,9 @@ class Evaluator:
         if not hasattr(self, "_influence_sets"):
             self._influence_sets = (tokenize(tok, self.task.forget, fmt),
                                     tokenize(tok, self.task.queries, fmt))
-        return influence_records(model, *self._influence_sets, self.pairs,
-                                 self.cfg.eval.influence_params, tok.pad_token_id)
+        return _sharded(lambda pairs: influence_records(
+            model, *self._influence_sets, pairs, self.cfg.eval.influence_params,
+            tok.pad_token_id), self.pairs)
 
     def by_entity(self, model, metric: str) -> tuple[dict[str, float], dict[str, float]]:
         """(per entity: the mean of `metric` over its question items; every question metric's
@@ -104,7 +116,7 @@ class Evaluator:
     def run(self, label: str, model, run_dir: Path) -> dict:
         """Evaluate one model: its records into records/<label>.json, and its results entry
         (per metric: aggregate with n, sd, 95% CI and direction; per-item values; MIA AUCs)."""
-        bar = Progress(3, f"evaluate {label}", enabled=self.cfg.progress,
+        bar = Progress(3, f"evaluate {label}", enabled=self.cfg.progress and distributed.is_main(),
                        unit="parts (questions, documents, influence)")
         questions, docs = self.records(model, bar=bar)
         bar.update()

@@ -17,7 +17,8 @@ hyperparameters, the source file that defines it (a plugin's edit counts) and th
 settings its strategy reads (none but `sequential` for `exact`: runs at several fuzzy
 thresholds share their exact methods). Artifacts
 are sealed folders written atomically under a file lock (runs.atomic_dir): two runs that
-reach the same stage at once build it once; a damaged one is rebuilt, never read.
+reach the same stage at once build it once; a damaged one is rebuilt, never read. Under
+several processes rank 0 decides whether an artifact is reused, for every rank.
 `resume: false` neither reads nor writes them. The learn stage is not kept while recorders
 watch it: what they record lives in memory only.
 """
@@ -32,6 +33,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from unlearnlab import distributed
 from unlearnlab.config import Config, digest
 from unlearnlab.runs import atomic_dir, atomic_write_json, cache_root, intact, remove_stale
 
@@ -88,7 +90,7 @@ class Stages:
         import transformers
 
         self.enabled, self.run_dir, self.reused = cfg.resume, run_dir, []
-        if self.enabled:
+        if self.enabled and distributed.is_main():
             remove_stale(cache_root() / "stages")      # builds of killed runs
         settings = {k: v for k, v in cfg.to_dict().items() if k not in NOT_KEYED}
         self.base = digest({"code": source_digest(), "torch": torch.__version__,
@@ -103,7 +105,7 @@ class Stages:
         """The stage's results entry, from its artifact (its files copied back into the run
         folder) or computed by `compute()` (which writes `files` into the run folder)."""
         folder = self.folder(step, extra)
-        if self.enabled and intact(folder):
+        if self.enabled and distributed.agree(intact(folder)):
             self._restore(folder)
             self.reused.append(step)
             return json.loads((folder / "entry.json").read_text())
@@ -117,7 +119,7 @@ class Stages:
         """(model, loss curve) of the learn stage: `load(folder)` of its artifact, or
         `compute()`, kept (when `keep`) with `save(model, folder)`."""
         folder = self.folder("learn")
-        if self.enabled and keep and intact(folder):
+        if self.enabled and keep and distributed.agree(intact(folder)):
             self.reused.append("learn")
             return load(folder / "model"), json.loads((folder / "entry.json").read_text())
         model, curve = compute()

@@ -6,6 +6,10 @@ What varies is data, never a copied loop: which example sets feed each step (`fo
 gradients, clips, schedules the learning rate, shows a progress bar with loss and ETA, and
 returns (and optionally writes) the loss curve.
 
+Several processes (`accelerate launch`, see distributed.py): each rank forwards its shard of
+the same global batch and the gradients are averaged before clipping, so the update is the
+one-process update up to floating-point reduction order.
+
 Guard: a step whose loss or gradient norm is not finite, or whose loss magnitude exceeds
 EXPLODE x max(1, |first step's loss|), is not applied; training stops with `Diverged`.
 """
@@ -19,6 +23,7 @@ from typing import Callable, Iterator
 import torch
 from transformers import get_scheduler
 
+from unlearnlab import distributed
 from unlearnlab.config import TrainConfig
 from unlearnlab.errors import Diverged, UserError
 from unlearnlab.models.loading import autocast
@@ -63,6 +68,9 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
         raise UserError(f"{desc}: this method needs a retain set, and it is empty")
     if objective.needs_alt and (alt is None or len(alt) != len(forget)):
         raise ValueError(f"{desc}: the method needs one alternative per forget item")
+    if distributed.active() and cfg.batch_size % distributed.world_size():
+        raise UserError(f"{desc}: batch_size {cfg.batch_size} is not divisible by the "
+                        f"{distributed.world_size()} processes; give a multiple of it")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     params = list(params) if params is not None else [p for p in model.parameters()]
@@ -79,7 +87,7 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     device = next(model.parameters()).device
     model.train()
     curve = []
-    bar = Progress(steps, desc, enabled=progress)   # a bar on a terminal, else periodic lines
+    bar = Progress(steps, desc, enabled=progress and distributed.is_main())   # a bar on a terminal, else periodic lines
     for step in bar:
         totals: dict[str, float] = {}
         for _ in range(cfg.grad_accum):
@@ -93,6 +101,8 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
             (loss / cfg.grad_accum).backward()
             for key, value in {"loss": loss.item(), **stats}.items():
                 totals[key] = totals.get(key, 0.0) + value / cfg.grad_accum
+        distributed.average_gradients(params)
+        totals = distributed.mean_over_ranks(totals)
         grad_norm = torch.nn.utils.clip_grad_norm_(     # max_grad_norm 0: measure, no clipping
             params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
         reason = _diverging(totals["loss"], float(grad_norm), curve)
@@ -130,9 +140,11 @@ def _diverging(loss: float, grad_norm: float, curve: list[dict]) -> str | None:
 def _step_inputs(model, objective: Objective, forget, forget_idx, alt, retain, retain_ids,
                  reference, pad_id, device) -> StepInputs:
     inputs = StepInputs()
+    forget_idx = distributed.shard(forget_idx)              # this rank's share of the batch
     sets = {"forget": (forget, forget_idx) if objective.needs_forget else None,
             "alt": (alt, forget_idx) if objective.needs_alt else None,
-            "retain": (retain, next(retain_ids)) if objective.needs_retain else None}
+            "retain": (retain, distributed.shard(next(retain_ids)))
+            if objective.needs_retain else None}
     for name, chosen in sets.items():
         if chosen is None:
             continue
