@@ -79,6 +79,14 @@ class TinyModelConfig:
     num_heads: int = 4
     max_positions: int = 256
 
+    def __post_init__(self):
+        for name in ("hidden_size", "intermediate_size", "num_layers", "num_heads", "max_positions"):
+            if getattr(self, name) < 1:
+                raise UserError(f"pretrain.model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.hidden_size % self.num_heads:
+            raise UserError(f"pretrain.model.hidden_size ({self.hidden_size}) must be a multiple "
+                            f"of num_heads ({self.num_heads})")
+
 
 @dataclass(frozen=True)
 class WorldConfig:
@@ -353,6 +361,8 @@ class RemovalConfig:
                             f"empty), got {self.threshold} and {list(self.tiers)}")
         if self.rounds < 1:
             raise UserError(f"rounds must be >= 1, got {self.rounds}")
+        if not math.isfinite(self.stop_below):
+            raise UserError(f"stop_below must be a finite number, got {self.stop_below}")
         from unlearnlab.eval.metrics import METRICS
 
         if self.stop_metric not in METRICS:
@@ -519,6 +529,11 @@ def load_config(path: str | Path | dict | None = None, overrides: list[str] = ()
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark else ""
             raise UserError(f"config file {path} is not valid YAML{where}") from None
+        except UnicodeDecodeError as exc:
+            raise UserError(f"config file {path} is not UTF-8 text (byte {exc.start}); save "
+                            f"it as UTF-8") from None
+        except OSError as exc:
+            raise UserError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
         if not isinstance(user, dict):
             raise UserError(f"config file {path} must hold a mapping of keys to values")
     for item in overrides:
@@ -527,7 +542,7 @@ def load_config(path: str | Path | dict | None = None, overrides: list[str] = ()
         if isinstance(user.get(section), dict) and key in user[section]:
             raise UserError(f"config key '{section}.{key}' is now '{new}'")
     task = user.get("task", Config.task)
-    if task not in PRESETS:
+    if not isinstance(task, str) or task not in PRESETS:
         raise UserError(f"task: unknown value {task!r}; valid: {', '.join(TASK_NAMES)}")
     merged = _deep_merge(_deep_merge(Config().to_dict(), PRESETS[task]), user)
     # every key, type, range and option first: these errors answer before any model code

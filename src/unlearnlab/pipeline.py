@@ -107,8 +107,11 @@ def _check_selectors(cfg: Config) -> None:
 
     with torch.device("meta"):
         skeleton = LlamaForCausalLM(llama_config(cfg.pretrain.model, cfg.pretrain.vocab_size))
-    for key, selector in (("unlearn.params", cfg.unlearn.params),
-                          ("eval.influence_params", cfg.eval.influence_params)):
+    selectors = [("unlearn.params", cfg.unlearn.params),
+                 ("eval.influence_params", cfg.eval.influence_params)]
+    if "first_epoch_ga" in cfg.methods:             # what its recorder watches
+        selectors.append(("hparams.first_epoch_ga.params", cfg.params_of("first_epoch_ga").params))
+    for key, selector in selectors:
         try:
             select_parameters(skeleton, selector)
         except UserError as exc:

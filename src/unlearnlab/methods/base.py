@@ -20,6 +20,7 @@ a method that reads text (alternative answers, hidden layers, removal requests) 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
@@ -161,7 +162,10 @@ def check_range(method: str, name: str, value: float, low: float = 0.0, strict: 
     bound = f"{op} {low}" + (f" and <= {high}" if high is not None else "")
     if _RANGES is not None:
         _RANGES[name] = bound
-    if value < low or (strict and value == low) or (high is not None and value > high):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"hparams.{method}.{name} must be a number {bound}, got {value!r}")
+    if not math.isfinite(value) or value < low or (strict and value == low) \
+            or (high is not None and value > high):
         raise UserError(f"hparams.{method}.{name} must be {bound}, got {value}")
 
 
