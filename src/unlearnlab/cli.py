@@ -1,6 +1,7 @@
 """Command line: `unlearnlab run [CONFIG.yaml] [--set key=value ...]`,
 `unlearnlab evaluate MODEL_DIR [--task TASK] [--set ...]`, `unlearnlab methods [NAME]`,
-`unlearnlab report RUN_DIR`, `unlearnlab compare RUN_A RUN_B ... [--out DIR]`.
+`unlearnlab report RUN_DIR`, `unlearnlab compare RUN_A RUN_B ... [--out DIR]`,
+`unlearnlab sweep SWEEP.yaml [--address ADDR] [--retry-failed] [--max-concurrent N]`.
 
 Bad input ends with one line on stderr naming the problem and the valid options, exit 2.
 """
@@ -65,6 +66,21 @@ def _parser() -> argparse.ArgumentParser:
                     "OUT/summary.md.")
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
     compare.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
+    sweep = sub.add_parser(
+        "sweep", help="run a grid or random search of runs on Ray",
+        description="Run every trial of SWEEP.yaml (a grid and/or random search over config "
+                    "keys; see configs/sweep_example.yaml) as a normal run in "
+                    "<runs_dir>/<sweep name>/<trial>/ on Ray, sharing the clean and learned "
+                    "models; then compare them and print the best configuration per method. "
+                    "Finished trials are not run again. Exit 1 when a trial failed.",
+        epilog="example: unlearnlab sweep configs/sweep_example.yaml --max-concurrent 2")
+    sweep.add_argument("sweep_file", metavar="SWEEP.yaml", help="the sweep file")
+    sweep.add_argument("--address", help="an existing Ray cluster (e.g. ray://head:10001 or "
+                                         "auto); default: a local Ray on this machine")
+    sweep.add_argument("--retry-failed", action="store_true",
+                       help="run the trials that failed in an earlier run of the sweep again")
+    sweep.add_argument("--max-concurrent", type=int, metavar="N",
+                       help="at most N trials at once (default: as many as Ray has CPUs for)")
     return parser
 
 
@@ -112,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             print(markdown)
             print(f"report: {out}/report.html  summary: {out}/summary.md")
             return 0
+        if args.command == "sweep":
+            from unlearnlab.sweep import run_sweep
+
+            return run_sweep(args.sweep_file, args.address, args.retry_failed, args.max_concurrent)
         from unlearnlab import api
 
         if args.command == "evaluate":
