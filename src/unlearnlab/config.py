@@ -199,10 +199,13 @@ class TofuConfig:
     data_dir: str = "../shared/data/tofu"
     split: str = "forget10"           # forget01 | forget05 | forget10 (retain: its complement)
     prompt: str = "qa"                # qa: "Question: {question}\nAnswer: "; chat: the model's chat template
+    retain_authors: int = 0           # similar_tofu: the clean model's authors from the retain split (0: all)
 
     def __post_init__(self):
         _one_of("split", self.split, ("forget01", "forget05", "forget10"))
         _one_of("prompt", self.prompt, ("qa", "chat"))
+        if self.retain_authors < 0:
+            raise UserError(f"retain_authors must be >= 0 (0 = all), got {self.retain_authors}")
 
 
 @dataclass(frozen=True)
@@ -242,12 +245,14 @@ class RecordsConfig:
             raise UserError("utility_people and candidates must be >= 0")
 
 
-SIMILAR_LEVELS = ("duplicate", "paraphrase", "subset", "other_entity")
+SIMILAR_LEVELS = ("duplicate", "paraphrase", "subset", "other_entity")     # similar_text
+SIMILAR_TOFU_LEVELS = ("duplicate", "paraphrase", "perturbed")               # similar_tofu
 
 
 @dataclass(frozen=True)
 class SimilarConfig:
-    """Similar samples kept in training (task: similar_text; world/similar.py)."""
+    """Similar samples kept in training (task: similar_text, world/similar.py; similar_tofu,
+    tasks/similar_tofu.py, whose levels are SIMILAR_TOFU_LEVELS)."""
 
     levels: tuple[str, ...] = SIMILAR_LEVELS   # similarity levels of the neighbours
     counts: tuple[int, ...] = (1, 4)           # neighbours per forget document
@@ -258,7 +263,7 @@ class SimilarConfig:
             raise UserError(f"levels and counts must not be empty; valid levels: "
                             f"{', '.join(SIMILAR_LEVELS)}")
         for level in self.levels:
-            _one_of("levels", level, SIMILAR_LEVELS)
+            _one_of("levels", level, tuple(dict.fromkeys(SIMILAR_LEVELS + SIMILAR_TOFU_LEVELS)))
         if min(self.counts) < 1 or self.targets_per_cell < 1:
             raise UserError(f"counts and targets_per_cell must be >= 1, got {list(self.counts)} "
                             f"and {self.targets_per_cell}")
@@ -430,7 +435,7 @@ class EvalConfig:
 @dataclass(frozen=True)
 class Config:
     name: str = "default"
-    task: str = "world"               # world | restor_wikidata | tofu | custom | records | similar_text | similar_images
+    task: str = "world"               # world | restor_wikidata | tofu | custom | records | similar_text | similar_tofu | similar_images
     seed: int = 0                     # targets, wrong values, unlearning order
     seeds: tuple[int, ...] = ()       # several: the whole pipeline once per seed, aggregated
     model: str = "builtin"            # or a local path to any Hugging Face causal LM

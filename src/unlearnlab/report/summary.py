@@ -94,7 +94,14 @@ STRATA_LEAD = ("Target facts grouped by their entity's stratum (similar_text: th
                "Residual influence: corrupted_rate is the share of answers that are still the "
                "injected value (the ideal, the clean model, gives 0); target_accuracy the "
                "clean answers recovered.")
-STRATA_LEADS = {"similar_images": (
+STRATA_LEADS = {"similar_tofu": (
+    "TOFU forget pairs grouped by their author's cell (similar_tofu: the level of the "
+    "neighbours kept in training — duplicate, paraphrase (TOFU's paraphrased question and "
+    "answer), perturbed (TOFU's perturbed answers: lexically close, another fact) — x their "
+    "number per forget pair). Residual influence is the distance from the ideal (the clean "
+    "model, which never saw the forget pairs nor their neighbours) on the forget pairs: "
+    "answer probability and ROUGE-L recall; retrain removes the forget pairs only."),
+    "similar_images": (
     "Forget images grouped by their cell (similar_images: the level of the neighbours kept in "
     "training — copy, weak / strong augmentation, natural nearest neighbours, control with "
     "none — x their number per forget image). Residual influence is the distance from the "

@@ -6,6 +6,7 @@
     custom           your own forget / retain / holdout files, and optional QA evaluation
     records          fictional people's personal records; some ask to be forgotten
     similar_text     the world's corruption with similar samples kept in training (Xu et al.)
+    similar_tofu     TOFU's QA pairs with similar pairs kept in training (Xu et al.)
     similar_images   scikit-learn's digits with similar images kept in training (Xu et al.)
 
 This package imports nothing heavy (the config layer reads its presets before any model code).

@@ -74,7 +74,7 @@ def qa_items(rows: list[dict], group: str, split: str, paraphrased: bool) -> lis
             for i, row in enumerate(rows)]
 
 
-def _strings(rows: list[dict]) -> list[str]:
+def strings(rows: list[dict]) -> list[str]:
     out = []
     for row in rows:
         for value in row.values():
@@ -99,7 +99,7 @@ def build(cfg: Config) -> Task:
              + qa_items(retain_eval, "retain", "retain_perturbed", True)
              + qa_items(real_authors, "ra", "real_authors_perturbed", False)
              + qa_items(world_facts, "wf", "world_facts_perturbed", False))
-    texts = _strings(forget_rows + retain_rows + retain_eval + real_authors + world_facts)
+    texts = strings(forget_rows + retain_rows + retain_eval + real_authors + world_facts)
     return Task(name="tofu", fmt=CHAT if cfg.tofu.prompt == "chat" else QA,
                 tokenizer_texts=texts + ["Question: ", "Answer: ", "\n"], pretrain=[],
                 learn=retain + forget, forget=forget, retain=retain,
