@@ -347,7 +347,8 @@ class RemovalConfig:
     """How the forget set is found from a removal request (stages/removal.py)."""
 
     strategies: tuple[str, ...] = ("exact",)   # exact | fuzzy | iterative
-    threshold: float = 0.25           # fuzzy: similarity (TF-IDF char n-gram cosine) to match
+    threshold: float = 0.25           # fuzzy: similarity to match (text: TF-IDF char n-gram
+    #                                   cosine; images: penultimate-feature cosine)
     tiers: tuple[float, ...] = (0.4, 0.3, 0.2, 0.15)  # iterative: thresholds, strictest first
     rounds: int = 4                   # iterative: at most this many rounds
     stop_metric: str = "secret_extraction"   # iterative: the probe checked after each round

@@ -2,17 +2,21 @@
 unlearn (one per method) -> evaluate -> results.json, in the same run folder layout, results
 schema and report as pipeline.py.
 
-    task ──► original (all training images) ──► unlearn (each method, THE loop) ──► evaluate
+    task ──► original (all training images) ──► search ──► unlearn (each method and
+         │                                                  strategy, THE loop) ──► evaluate
          └─► ideal (without forget and similar images), K shadows (LiRA) ──────────┘
 
 Every model trains through THE loop (stages/classify.py); the methods are the registry's
 (those whose `modalities` include "image"); the cross-model figures are comparisons.py's.
+`removal.strategies: [exact, fuzzy]` adds the remedy (images/remedy.py): each method also
+runs on the forget set expanded by a search in the original model's features
+(`method@fuzzy`), through the text track's removal plan (stages/removal.py).
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -20,9 +24,10 @@ import torch
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.errors import Diverged
+from unlearnlab.images import remedy
 from unlearnlab.models.classifier import LabelVocab
 from unlearnlab.runs import atomic_write_json
-from unlearnlab.stages import classify, unlearn
+from unlearnlab.stages import classify, removal, unlearn
 from unlearnlab.tasks.base import ImageTask
 from unlearnlab.train.params import relative_change
 
@@ -52,6 +57,7 @@ def _run(cfg: Config, task: ImageTask, device, run_dir: Path, log, timer,
     from unlearnlab.pipeline import _with_final
 
     im, seed = cfg.images, cfg.seed
+    remedy.check(cfg)
     for name, content in task.files.items():
         atomic_write_json(run_dir / name, content)
     with timer("pretrain"):
@@ -60,6 +66,10 @@ def _run(cfg: Config, task: ImageTask, device, run_dir: Path, log, timer,
         ideal, _ = classify.train_classifier(cfg, task, task.ideal_train,
                                              seed + im.ideal_seed_offset, device, "ideal")
     atomic_write_json(run_dir / "curves" / "learn.json", curve)
+    with timer("search") if "fuzzy" in cfg.removal.strategies else nullcontext():
+        found, search = remedy.plan(cfg, task, original)
+    if search:
+        atomic_write_json(run_dir / "remedy.json", search)
     manifest["clean_model"] = {"path": None, "cached": False,
                                "note": "image classifiers are trained in the run, not cached"}
     evaluator = classify.ImageEvaluator(cfg, task)
@@ -73,7 +83,9 @@ def _run(cfg: Config, task: ImageTask, device, run_dir: Path, log, timer,
             evaluator.fit_lira(shadows, inside)
             del shadows
     results = {"config_hash": cfg.hash(), "seed": seed, "task": task.summary(),
-               "methods": list(cfg.methods), "items": evaluator.items_index(), "models": {}}
+               "methods": [found.label(name, s) for name in cfg.methods
+                           for s in found.strategies_for(name)],
+               "items": evaluator.items_index(), "models": {}}
     models = results["models"]
     before, start = task.roles
     with timer("evaluate"):
@@ -81,37 +93,47 @@ def _run(cfg: Config, task: ImageTask, device, run_dir: Path, log, timer,
         models[start] = evaluator.run(start, original, run_dir)
     every = cfg.eval.every_n_steps
     start_scores = {k: v["mean"] for k, v in models[start]["metrics"].items()}
-    forget, retain = task.examples(task.forget), task.examples(task.retain)
 
-    def retrainer(offset: int):
-        model, curve = classify.train_classifier(cfg, task, task.retain, seed + offset, device,
-                                                 "retrain")
-        return model, curve, {"seed": seed + offset, "kept": len(task.retain)}
+    def context(rows: list[int], copy_of, checkpoints: bool) -> unlearn.UnlearnContext:
+        """A method's context for the forget rows `rows` (the task's, or what the search
+        found); retain is the task's minus those rows, and retrain trains on it."""
+        gone = set(rows)
+        kept = [r for r in task.retain if r not in gone]
+
+        def retrainer(offset: int):
+            model, curve = classify.train_classifier(cfg, task, kept, seed + offset, device,
+                                                     "retrain")
+            return model, curve, {"seed": seed + offset, "kept": len(kept)}
+        checkpoints = checkpoints and bool(every)
+        return unlearn.UnlearnContext(
+            cfg=cfg, model=copy_of, tokenizer=LabelVocab(), forget=task.examples(rows),
+            retain=task.examples(kept), forget_texts=[task.key(r) for r in rows],
+            retain_texts=[task.key(r) for r in kept], device=device,
+            evaluate=evaluator.checkpoint if checkpoints else None,
+            start_scores=start_scores if checkpoints else None, retrainer=retrainer)
 
     for name in cfg.methods:
-        ctx = unlearn.UnlearnContext(
-            cfg=cfg, model=copy.deepcopy(original), tokenizer=LabelVocab(), forget=forget,
-            retain=retain, forget_texts=[task.key(r) for r in task.forget],
-            retain_texts=[task.key(r) for r in task.retain], device=device,
-            evaluate=evaluator.checkpoint if every else None,
-            start_scores=start_scores if every else None, retrainer=retrainer)
-        try:
-            with timer(f"unlearn:{name}"):
-                outcome = unlearn.run(name, ctx)
-        except Diverged as exc:             # this method stops; the run goes on
-            status = f"diverged at step {exc.step} ({exc.reason})"
-            results.setdefault("failed", {})[name] = status
-            log(f"{name}: {status}; left out of the results")
-            continue
-        outcome.info["param_change"] = relative_change(outcome.model, original)
-        atomic_write_json(run_dir / "curves" / f"{name}.json", outcome.curve)
-        with timer("evaluate"):
-            models[name] = evaluator.run(name, outcome.model, run_dir)
-        models[name]["info"] = outcome.info
-        if outcome.checkpoints:
-            models[name]["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
-                                                      models[name]["metrics"])
-        log(f"{name}: done")
+        for strategy in found.strategies_for(name):
+            label = found.label(name, strategy)
+            try:
+                with timer(f"unlearn:{label}"):
+                    outcome = removal.run_sequence(name, strategy, found, copy.deepcopy(original),
+                                                   context, unlearn.run, evaluator.checkpoint,
+                                                   cfg, start_scores, probe=None)
+            except Diverged as exc:             # this method stops; the run goes on
+                status = f"diverged at step {exc.step} ({exc.reason})"
+                results.setdefault("failed", {})[label] = status
+                log(f"{label}: {status}; left out of the results")
+                continue
+            outcome.info["param_change"] = relative_change(outcome.model, original)
+            atomic_write_json(run_dir / "curves" / f"{label}.json", outcome.curve)
+            with timer("evaluate"):
+                models[label] = evaluator.run(label, outcome.model, run_dir)
+            models[label]["info"] = outcome.info
+            if outcome.checkpoints:
+                models[label]["checkpoints"] = _with_final(outcome.checkpoints, outcome.curve,
+                                                           models[label]["metrics"])
+            log(f"{label}: done")
 
     results["methods"] = [m for m in results["methods"] if m in models]
     compare_models(results)

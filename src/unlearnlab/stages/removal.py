@@ -18,7 +18,8 @@ people, served or not yet, and model utility).
 
 Each strategy's retain set is the task's minus what the strategy forgets. Every method runs
 with every strategy, labelled `method@strategy` when more than one strategy runs; `retrain`
-(the exact oracle, the floor) runs once, on the ground truth. Reported per model
+(the exact oracle, the floor) runs once, on the ground truth (image tasks, where it costs
+seconds, also run it on each strategy's set: `retrain@fuzzy`). Reported per model
 (`info["removal"]`): the examples removed, the matcher's precision and recall against the
 ground truth, rounds and unlearning steps (wall time: the manifest's), and for `iterative` the probes after
 every round. Where the task knows the forget set's look-alikes (`task.similar`), precision and
@@ -52,6 +53,7 @@ class Plan:
     per_request: list[Plan] = field(default_factory=list)     # sequential: one plan per request
     cluster: list[Text] = field(default_factory=list)         # truth + its look-alikes, if known
     subjects: tuple[str, ...] = ()      # one request's plan: whose probe items verify it
+    expand_oracles: bool = False        # oracles run every strategy too (images: retrain is cheap)
 
     @property
     def reported(self) -> bool:
@@ -59,10 +61,11 @@ class Plan:
         return set(self.sets) != {"exact"} or bool(self.per_request)
 
     def label(self, method: str, strategy: str) -> str:
-        return method if len(self.sets) == 1 or method in ORACLES else f"{method}@{strategy}"
+        plain = len(self.sets) == 1 or (method in ORACLES and strategy == "exact")
+        return method if plain else f"{method}@{strategy}"
 
     def strategies_for(self, method: str) -> list[str]:
-        return ["exact"] if method in ORACLES else list(self.sets)
+        return ["exact"] if method in ORACLES and not self.expand_oracles else list(self.sets)
 
     def all_texts(self) -> list[Text]:
         """Every text any strategy may forget (the recorders keep their gradients)."""
