@@ -92,3 +92,14 @@ def test_two_processes_give_the_one_process_results(tmp_path):
     leftovers = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("unlearnlab-rank*")]
     assert not [p for p in leftovers if p.stat().st_mtime > (tmp_path / "runs").stat().st_mtime]
     assert not list((tmp_path / "runs").glob(".*tmp*"))
+
+
+def test_a_sharded_launch_is_refused_in_one_line(tmp_path):
+    env = {**_env(tmp_path / "cache"), "WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}
+    done = subprocess.run([sys.executable, "-m", "unlearnlab", "run", str(TINY), "--set",
+                           f"runs_dir={tmp_path / 'runs'}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "asked for FSDP: unlearnlab runs data-parallel (DDP) only" in lines[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -15,9 +15,10 @@ a plain run never pays its import). Every rank runs the whole protocol in lockst
 - files: only rank 0 writes the run folder and the cache; the other ranks build into private
   scratch folders that are discarded, and take cache decisions from rank 0 (`agree`).
 
-Multi-GPU and FSDP/DeepSpeed: accelerate's launcher sets up the process group (NCCL on GPUs,
-gloo on CPUs); each rank trains on `cuda:<local rank>`. The gradient exchange here is a plain
-all-reduce of the trained parameters' gradients, i.e. DDP, not a sharded (FSDP/ZeRO) state.
+Multi-GPU: accelerate's launcher sets up the process group (NCCL on GPUs, gloo on CPUs); each
+rank trains on `cuda:<local rank>`. The gradient exchange here is a plain all-reduce of the
+trained parameters' gradients, i.e. DDP: every rank holds the whole model. A launch that asks
+for a sharded state (FSDP, DeepSpeed) is refused in one line rather than silently run as DDP.
 """
 
 from __future__ import annotations
@@ -35,10 +36,20 @@ def active() -> bool:
     return world_size() > 1
 
 
+SHARDED = ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+
+
 @lru_cache(maxsize=1)
 def _state():
     import torch
     from accelerate import PartialState
+
+    from unlearnlab.errors import UserError
+
+    asked = [k for k in SHARDED if os.environ.get(k, "").lower() in ("1", "true")]
+    if asked:
+        raise UserError(f"accelerate launch asked for {asked[0][len('ACCELERATE_USE_'):]}: "
+                        "unlearnlab runs data-parallel (DDP) only; launch with --multi_gpu")
 
     # Without CUDA, accelerate's multi-CPU state: a gloo process group over the launched ranks.
     return PartialState(cpu=not torch.cuda.is_available())
