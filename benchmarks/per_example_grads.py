@@ -1,9 +1,11 @@
 """Per-example gradients and the gradient recorder, on the default model (issue: influence).
 
-1. Vectorised per-example gradients (torch.func vmap over the examples of a batch,
-   influence/grads.py) against a per-example autograd loop: the same numbers (largest
-   relative difference, row by row) and the speed-up, on the default config's clean model
-   and N of its corruption documents.
+1. Per-example gradients two vectorised ways — torch.func vmap over the examples of a batch
+   (influence/grads.py), and one batched backward with per-layer taps, each layer's
+   per-example weight gradient an einsum of its output gradients and inputs (Goodfellow
+   2015; influence/taps.py) — against a per-example autograd loop: the same numbers
+   (largest relative difference, row by row) and the speed-ups, on the default config's
+   clean model and N of its corruption documents.
 2. The recorder's overhead on the learn stage (corruption training): the stage's wall time
    without a recorder, with first-epoch recording (first_epoch_ga's) and with every-epoch
    recording, and the memory per stored example for each storage (fp32, fp16, a sketch).
@@ -25,6 +27,7 @@ from unlearnlab import tasks
 from unlearnlab.config import load_config
 from unlearnlab.influence.grads import per_example_grads, per_example_grads_loop
 from unlearnlab.influence.recorder import GradientRecorder
+from unlearnlab.influence.taps import per_example_grads_taps
 from unlearnlab.models.loading import load_causal_lm
 from unlearnlab.stages import learn, pretrain
 from unlearnlab.texts import tokenize
@@ -47,7 +50,11 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=64, help="examples for the vmap/loop timing")
     parser.add_argument("--selector", default="all")
     parser.add_argument("--skip-recorder", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best kept)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = load_config(args.config, ["progress=false"])
     device = torch.device("cpu")
     task = tasks.build(cfg)
@@ -58,15 +65,22 @@ def main() -> int:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters; {torch.get_num_threads()} threads; "
           f"{len(idx)} corruption documents; parameters: {args.selector}")
-    per_example_grads(model, data, idx[:4], args.selector, tok.pad_token_id)      # warm-up
-    t_vmap, fast = timed(lambda: per_example_grads(model, data, idx, args.selector,
-                                                   tok.pad_token_id), repeats=2)
-    t_loop, slow = timed(lambda: per_example_grads_loop(model, data, idx, args.selector,
-                                                        tok.pad_token_id), repeats=2)
-    rel = ((fast - slow).norm(dim=1) / slow.norm(dim=1).clamp(min=1e-30)).max().item()
-    print(f"vmap: {t_vmap:.2f} s ({len(idx) / t_vmap:.1f} examples/s); loop: {t_loop:.2f} s "
-          f"({len(idx) / t_loop:.1f} examples/s); speed-up {t_loop / t_vmap:.1f}x; largest "
-          f"relative difference (row norm) {rel:.1e}")
+    ways = {"loop": per_example_grads_loop, "vmap": per_example_grads,
+            "taps": per_example_grads_taps}
+    times, grads = {}, {}
+    for label, fn in ways.items():
+        fn(model, data, idx[:4], args.selector, tok.pad_token_id)                   # warm-up
+        times[label], grads[label] = timed(
+            lambda: fn(model, data, idx, args.selector, tok.pad_token_id), repeats=args.repeats)
+    slow = grads["loop"]
+    print(f"loop: {times['loop']:.2f} s ({len(idx) / times['loop']:.1f} examples/s)")
+    for label in ("vmap", "taps"):
+        rel = ((grads[label] - slow).norm(dim=1) / slow.norm(dim=1).clamp(min=1e-30)).max().item()
+        worst = ((grads[label] - slow).abs() / slow.abs().max(dim=1, keepdim=True).values
+                 .clamp(min=1e-30)).max().item()
+        print(f"{label}: {times[label]:.2f} s ({len(idx) / times[label]:.1f} examples/s); "
+              f"speed-up {times['loop'] / times[label]:.1f}x; largest relative difference "
+              f"(row norm) {rel:.1e}, (largest entry of the row) {worst:.1e}")
     if args.skip_recorder:
         return 0
     rows = []

@@ -81,26 +81,32 @@ def _batch_taps(model, examples: ExampleSet, idx: list[int], pad_id: int,
     return taps, batch.input_ids
 
 
-def _module_grads(module: nn.Module, a: torch.Tensor, delta: torch.Tensor) -> dict:
-    """{parameter name: (B, *shape)} per-example gradients of one call of `module` with
-    input `a` (B, T, ...) and output gradient `delta` (B, T, ...)."""
+def _module_grads(module: nn.Module, a: torch.Tensor, delta: torch.Tensor,
+                  into: dict[str, torch.Tensor]) -> None:
+    """Add the per-example gradients of one call of `module` (input `a` (B, T, ...), output
+    gradient `delta` (B, T, ...)) into `into[parameter name]` (B, *shape), in place."""
     if isinstance(module, nn.Linear):
-        out = {"weight": torch.einsum("bto,bti->boi", delta.float(), a.float())}   # (B, out, in)
-        if module.bias is not None:
-            out["bias"] = delta.float().sum(1)
-        return out
+        w = into.get("weight")
+        if w is not None:                                       # (B, out, in) += D^T A
+            w.baddbmm_(delta.transpose(1, 2).float(), a.float())
+        if module.bias is not None and "bias" in into:
+            into["bias"] += delta.float().sum(1)
+        return
     if isinstance(module, nn.Embedding):
-        B, T, H = delta.shape
-        g = torch.zeros(B, module.num_embeddings, H, device=delta.device)         # (B, V, H)
-        g.scatter_add_(1, a[..., None].expand(B, T, H), delta.float())
-        if module.padding_idx is not None:
-            g[:, module.padding_idx] = 0
-        return {"weight": g}
+        w = into.get("weight")
+        if w is not None:
+            B, T, H = delta.shape
+            w.scatter_add_(1, a[..., None].expand(B, T, H), delta.float())       # (B, V, H)
+            if module.padding_idx is not None:
+                w[:, module.padding_idx] = 0
+        return
     params = {n: p.detach() for n, p in module.named_parameters(recurse=False)}
 
     def contracted(p, x, d):                       # <module(x; p), d>: its gradient is the VJP
         return (functional_call(module, p, (x[None],)).float() * d[None].float()).sum()
-    return {n: g.float() for n, g in vmap(grad(contracted), in_dims=(None, 0, 0))(params, a, delta).items()}
+    for n, g in vmap(grad(contracted), in_dims=(None, 0, 0))(params, a, delta).items():
+        if n in into:
+            into[n] += g.float()
 
 
 def per_example_grads_taps(model, examples: ExampleSet, idx: list[int], selector: str = "all",
@@ -116,27 +122,26 @@ def per_example_grads_taps(model, examples: ExampleSet, idx: list[int], selector
         p.requires_grad_(True)                       # the taps need the graph to reach them
     was_training = model.training
     model.eval()
-    rows = []
+    sizes = [p.numel() for p in params]
+    offsets = dict(zip((id(p) for p in params), torch.tensor([0, *sizes]).cumsum(0).tolist()))
+    device = params[0].device if params else torch.device("cpu")
+    out = torch.zeros(len(idx), sum(sizes), device=device)     # written in place: no concatenation
     try:
         for start in range(0, len(idx), chunk):
             part = idx[start:start + chunk]
+            rows = out[start:start + len(part)]
             taps, _ = _batch_taps(model, examples, part, pad_id, modules)
-            acc: dict[int, torch.Tensor] = {}
             for name, module in modules.items():
-                owned = dict(module.named_parameters(recurse=False))
+                into = {pname: rows[:, offsets[id(p)]:offsets[id(p)] + p.numel()]
+                        .view(len(part), *p.shape)        # a view of `out`: written in place
+                        for pname, p in module.named_parameters(recurse=False) if id(p) in chosen}
                 for a, delta in taps[name]:
-                    for pname, g in _module_grads(module, a, delta).items():
-                        p = owned[pname]
-                        if id(p) in chosen:
-                            acc[id(p)] = acc[id(p)] + g if id(p) in acc else g
-            rows.append(torch.cat([acc[id(p)].reshape(len(part), -1) if id(p) in acc
-                                   else torch.zeros(len(part), p.numel(), device=p.device)
-                                   for p in params], 1))
+                    _module_grads(module, a, delta, into)    # a tied tensor adds both uses
     finally:
         for p, flag in zip(params, flags):
             p.requires_grad_(flag)
         model.train(was_training)
-    return torch.cat(rows) if rows else torch.zeros(0, sum(p.numel() for p in params))
+    return out
 
 
 def linear_names(model) -> list[str]:
