@@ -1,6 +1,6 @@
-"""The image remedy (images/remedy.py): the search in a fixed model's penultimate features
-against hand-computed cosines, its precision and recall against the clusters, the removal
-plan it builds, and one tiny end-to-end run through the CLI with fuzzy labels."""
+"""The image remedy (stages/image_removal.py): the search in a fixed model's penultimate
+features against hand-computed cosines, its precision and recall against the clusters, the
+removal plan it builds, and one tiny end-to-end run through the CLI with fuzzy labels."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import torch
 from conftest import ROOT
 
 from unlearnlab.config import load_config
-from unlearnlab.images import remedy
 from unlearnlab.models.classifier import build_classifier
+from unlearnlab.stages import image_removal
 from unlearnlab.stages.removal import Plan
 from unlearnlab.tasks.base import ImageTask
 from unlearnlab.tasks.similar_images import SCORING
@@ -47,13 +47,14 @@ def test_feature_search_by_hand():
     row 6 scores 1 as a forget image (its own request). Cosines with row 0:
         row1 1, row2 3/sqrt(10) = 0.948683, row3 1/sqrt(2) = 0.707107, rows 4, 5: 0."""
     task = toy_task()
-    sims = remedy.similarities(toy_model(task), task)
+    sims = image_removal.similarities(toy_model(task), task)
     assert sims == pytest.approx([1.0, 1.0, 3 / math.sqrt(10), 1 / math.sqrt(2), 0.0, 0.0, 1.0])
 
 
 def test_max_cosine_takes_the_nearest_query():
     """Queries (1,0) and (0,1); candidate (1,2): cosines 1/sqrt 5 and 2/sqrt 5 -> 0.894427."""
-    got = remedy.max_cosine(torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 2.], [0., 0.]]))
+    got = image_removal.max_cosine(torch.tensor([[1., 0.], [0., 1.]]),
+                                   torch.tensor([[1., 2.], [0., 0.]]))
     assert got.tolist() == pytest.approx([2 / math.sqrt(5), 0.0])
 
 
@@ -74,7 +75,7 @@ def test_the_plan_scores_the_search_against_the_clusters(threshold, found, figur
     task = toy_task()
     cfg = load_config(CONFIG, ["seeds=[]", "removal.strategies=[exact,fuzzy]",
                                f"removal.threshold={threshold}"])
-    plan, search = remedy.plan(cfg, task, toy_model(task))
+    plan, search = image_removal.plan(cfg, task, toy_model(task))
     assert plan.sets == {"exact": [[0, 6]], "fuzzy": [found]}
     assert plan.figures(plan.sets["fuzzy"][0]) == pytest.approx(
         {"removed": len(found), **figures})
@@ -87,12 +88,13 @@ def test_the_plan_scores_the_search_against_the_clusters(threshold, found, figur
     assert plan.label("ga", "exact") == "ga@exact"
     # the text track's plan keeps retrain on the ground truth alone
     text = Plan({"exact": [["a"]], "fuzzy": [["a", "b"]]}, {}, ["a"])
-    assert text.strategies_for("retrain") == ["exact"] and text.label("retrain", "exact") == "retrain"
+    assert text.strategies_for("retrain") == ["exact"]
+    assert text.label("retrain", "exact") == "retrain"
 
 
 def test_exact_alone_searches_nothing():
     task = toy_task()
-    plan, search = remedy.plan(load_config(CONFIG, ["seeds=[]"]), task, toy_model(task))
+    plan, search = image_removal.plan(load_config(CONFIG, ["seeds=[]"]), task, toy_model(task))
     assert search is None and plan.sets == {"exact": [[0, 6]]} and not plan.reported
     assert plan.label("graddiff", "exact") == "graddiff"
 
@@ -143,3 +145,14 @@ def test_image_remedy_end_to_end(tmp_path):
     assert "control x0" in results["strata_comparisons"]["graddiff@fuzzy"]
     summary = (run / "summary.md").read_text()
     assert "Removal requests" in summary and "| graddiff@fuzzy | fuzzy |" in summary
+
+
+def test_a_search_that_takes_every_training_image_is_a_user_error():
+    """Threshold 0 matches all seven training images: no retain set is left."""
+    from unlearnlab.errors import UserError
+
+    task = toy_task()
+    cfg = load_config(CONFIG, ["seeds=[]", "removal.strategies=[exact,fuzzy]",
+                               "removal.threshold=0"])
+    with pytest.raises(UserError, match="leaving nothing to retain; the similarities have median"):
+        image_removal.plan(cfg, task, toy_model(task))

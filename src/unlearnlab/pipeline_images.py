@@ -3,12 +3,12 @@ unlearn (one per method) -> evaluate -> results.json, in the same run folder lay
 schema and report as pipeline.py.
 
     task ──► original (all training images) ──► search ──► unlearn (each method and
-         │                                                  strategy, THE loop) ──► evaluate
-         └─► ideal (without forget and similar images), K shadows (LiRA) ──────────┘
+         │                                strategy, THE loop) ──► evaluate
+         └─► ideal (without forget and similar images), K shadows (LiRA) ──┘
 
 Every model trains through THE loop (stages/classify.py); the methods are the registry's
 (those whose `modalities` include "image"); the cross-model figures are comparisons.py's.
-`removal.strategies: [exact, fuzzy]` adds the remedy (images/remedy.py): each method also
+`removal.strategies: [exact, fuzzy]` adds the remedy (stages/image_removal.py): each method also
 runs on the forget set expanded by a search in the original model's features
 (`method@fuzzy`), through the text track's removal plan (stages/removal.py).
 """
@@ -24,10 +24,9 @@ import torch
 from unlearnlab.comparisons import compare_models
 from unlearnlab.config import Config
 from unlearnlab.errors import Diverged
-from unlearnlab.images import remedy
 from unlearnlab.models.classifier import LabelVocab
 from unlearnlab.runs import atomic_write_json
-from unlearnlab.stages import classify, removal, unlearn
+from unlearnlab.stages import classify, image_removal, removal, unlearn
 from unlearnlab.tasks.base import ImageTask
 from unlearnlab.train.params import relative_change
 
@@ -57,7 +56,7 @@ def _run(cfg: Config, task: ImageTask, device, run_dir: Path, log, timer,
     from unlearnlab.pipeline import _with_final
 
     im, seed = cfg.images, cfg.seed
-    remedy.check(cfg)
+    image_removal.check(cfg)
     for name, content in task.files.items():
         atomic_write_json(run_dir / name, content)
     with timer("pretrain"):
@@ -67,7 +66,7 @@ def _run(cfg: Config, task: ImageTask, device, run_dir: Path, log, timer,
                                              seed + im.ideal_seed_offset, device, "ideal")
     atomic_write_json(run_dir / "curves" / "learn.json", curve)
     with timer("search") if "fuzzy" in cfg.removal.strategies else nullcontext():
-        found, search = remedy.plan(cfg, task, original)
+        found, search = image_removal.plan(cfg, task, original)
     if search:
         atomic_write_json(run_dir / "remedy.json", search)
     manifest["clean_model"] = {"path": None, "cached": False,

@@ -89,6 +89,12 @@ def plan(cfg: Config, task: ImageTask, model) -> tuple[Plan, dict | None]:
             threshold = cfg.removal.threshold
             sims = similarities(model, task, cfg.eval.batch_size)
             found = [task.train[i] for i in matches(sims, threshold)]
+            if len(found) == len(task.train):
+                median, top = np.quantile(sims, [0.5, 0.95])
+                raise UserError(f"removal.threshold={threshold:g} expands the forget set to every "
+                                f"training image, leaving nothing to retain; the similarities "
+                                f"have median {median:.3f} and 95th percentile {top:.3f}: "
+                                f"set a threshold above the median")
             sets[strategy], thresholds[strategy] = [found], [threshold]
             width = model.config.hidden[-1] if model.config.hidden else None
             search = {"threshold": threshold,
