@@ -155,3 +155,19 @@ def test_remedy_search_is_scored_against_the_known_clusters():
     assert figures["cluster_precision"] < 1.0
     assert plan.figures(plan.sets["exact"][0])["cluster_recall"] == pytest.approx(
         n_forget / (n_forget + alike))
+
+
+def test_an_oracle_runs_on_the_ground_truth_when_only_fuzzy_is_asked():
+    """strategies [fuzzy] alone: retrain (exact by definition) still gets the forget set,
+    not a KeyError for the missing `exact` entry."""
+    from unlearnlab.methods import Outcome
+    from unlearnlab.stages import removal
+
+    cfg = load_config({**SMALL, "removal": {"strategies": ["fuzzy"], "threshold": 0.97}}).for_seed(0)
+    task = tasks.build(cfg)
+    plan = removal.plan(cfg, task)
+    assert plan.strategies_for("retrain") == ["exact"] and "exact" not in plan.sets
+    outcome, texts = removal._run("retrain", "exact", plan, "model", lambda t, m, c: t,
+                                  lambda name, ctx: Outcome("model", [], {}), None, cfg, {}, False)
+    assert texts == plan.truth == task.forget
+    assert outcome.info["removal"]["strategy"] == "exact" and outcome.info["removal"]["threshold"] is None

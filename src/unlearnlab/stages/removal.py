@@ -180,7 +180,8 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
          evaluate: Callable, cfg: Config, start_scores: dict, checkpoints: bool
          ) -> tuple[Outcome, list[Text]]:
     """(outcome, the texts unlearned)."""
-    rounds = plan.sets[strategy]
+    # an oracle runs on the ground truth even when `exact` is not among the strategies
+    rounds = plan.sets.get(strategy) or ([plan.truth] if strategy == "exact" else plan.sets[strategy])
     if strategy != "iterative":
         texts = rounds[0]
         if not texts:
@@ -189,7 +190,8 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
             outcome = unlearn_one(method, context(texts, model, checkpoints))
         steps = _steps(outcome.curve)
         outcome.info["removal"] = {"strategy": strategy, **plan.figures(texts), "rounds": 1,
-                                   "threshold": plan.thresholds[strategy][0], "steps": steps}
+                                   "threshold": plan.thresholds.get(strategy, [None])[0],
+                                   "steps": steps}
         return outcome, texts
     wanted = cfg.eval.curve_metrics
     points = [{"step": 0, **{m: start_scores.get(m) for m in wanted}}] if checkpoints else []
