@@ -56,6 +56,8 @@ TOFU = {"pretrain": "{vocab_size: 512, model: {hidden_size: 32, intermediate_siz
         "eval.docs_per_set": 4, "eval.every_n_steps": 0, "tofu.data_dir": str(DATA / "tofu")}
 
 
+SIMILAR_TOFU = {**TOFU, "seeds": "[0]", "tofu.retain_authors": 2, "corruption.docs_per_target": 2,
+                "pretrain.train.epochs": 1}
 RECORDS = {"records.n_people": 8, "records.utility_people": 4, "records.candidates": 15,
            "pretrain": "{vocab_size: 512, model: {hidden_size: 64, intermediate_size: 128, "
                        "num_layers: 2, num_heads: 2}}",
@@ -72,7 +74,8 @@ def shrink(argv: list[str]) -> list[str]:
     if argv[0] not in ("run", "evaluate"):
         return []
     config = " ".join(argv)
-    sizes = (RESTOR if "restor" in config else TOFU if "tofu" in config else
+    sizes = (RESTOR if "restor" in config else SIMILAR_TOFU if "similar_tofu" in config else
+             TOFU if "tofu" in config else
              RECORDS if "records" in config else IMAGES if "similar_images" in config else
              {**TINY_KEYS, **FAST, "seeds": "[0]"} if "similar" in config else {**TINY_KEYS, **FAST})
     given = [a.split("=", 1)[0] for a in argv if "=" in a]
