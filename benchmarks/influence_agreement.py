@@ -15,6 +15,7 @@ and pooled over the task's pairs (a document and its own target's queries).
     python benchmarks/influence_agreement.py                        # full batch and B = 8
     python benchmarks/influence_agreement.py --batch full --out runs/influence-agreement
     python benchmarks/influence_agreement.py --set corruption.docs_per_target=3 --steps 24
+    python benchmarks/influence_agreement.py --tables-only      # the tables again, from the JSON
 
 Writes OUT/agreement.json (every number, per-query rhos, the effects and scores) and
 OUT/agreement.md (the tables), and prints the tables.
@@ -27,6 +28,7 @@ import dataclasses
 import json
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,6 +45,7 @@ from unlearnlab.stages import pretrain
 from unlearnlab.texts import tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
+TITLE = "# Influence score agreement with leave-one-out retraining"
 LABELS = {"grad_dot": "gradient dot product (final model)",
           "tracin": "TracIn (every step's checkpoint)",
           "tracin_first_epoch": "TracIn (first epoch's checkpoints)",
@@ -108,15 +111,18 @@ def tables(report: dict) -> str:
         out += [f"### {'full batch' if s['batch'] == 'full' else 'mini-batches of ' + str(s['batch_size'])}"
                 f" ({s['n_train']} documents, {s['n_queries']} queries, {s['recipe']['max_steps']} "
                 f"steps, lr {s['recipe']['lr']:g})", "",
-                "| score | ρ per query (mean) | ρ pooled, all pairs | ρ pooled, task pairs | time |",
-                "|---|---|---|---|---|"]
+                "| score | ρ per query: mean ± sd | queries with ρ > 0 | ρ pooled, all pairs | "
+                "ρ pooled, task pairs | time |", "|---|---|---|---|---|---|"]
         for name, r in s["scores"].items():
-            out.append(f"| {LABELS[name]} | {fmt(r['per_query_mean'])} | {fmt(r['pooled'])} | "
+            defined = [x for x in r["per_query"] if not math.isnan(x)]
+            sd = statistics.stdev(defined) if len(defined) > 1 else math.nan
+            out.append(f"| {LABELS[name]} | {fmt(r['per_query_mean'])} ± {sd:.3f} | "
+                       f"{sum(x > 0 for x in defined)}/{len(defined)} | {fmt(r['pooled'])} | "
                        f"{fmt(r['pooled_task_pairs'])} | {r['seconds']:.1f} s |")
         out += ["", f"Removal effects: mean |Δ loss| {e['mean_abs']:.4f} over all "
                 f"{s['n_train']}×{s['n_queries']} pairs, {e['mean_abs_task_pairs']:.4f} over the "
                 f"{s['task_pairs']} task pairs; noise floor (all documents, seeds "
-                f"{nf['seeds']}): mean |Δ| {nf['mean_abs']:.4f}. One retrain "
+                f"{nf['seeds']}): mean |Δ| {nf['mean_abs']:.2g}. One retrain "
                 f"{s['loo_seconds_per_retrain']:.1f} s. Hessian at the trained model: λ_max "
                 f"{h['lambda_max']:.3g}, λ_min {h['lambda_min']:.3g}, damping {h['damping']:.3g}; "
                 f"CG relative residual ≤ {h['cg_relative_residual_max']:.1e} after ≤ "
@@ -142,7 +148,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "runs" / "influence-agreement"))
+    parser.add_argument("--tables-only", action="store_true",
+                        help="print (and rewrite OUT/agreement.md) from OUT/agreement.json")
     args = parser.parse_args()
+    out = Path(args.out)
+    if args.tables_only:
+        text = tables(json.loads((out / "agreement.json").read_text()))
+        atomic_write_text(out / "agreement.md", f"{TITLE}\n\n{text}")
+        print(text)
+        return 0
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config, [*args.set, "progress=false"])
     task = tasks.build(cfg)
@@ -152,15 +166,13 @@ def main() -> int:
     report = {"config": args.config, "overrides": args.set, "seed": cfg.seed,
               "threads": torch.get_num_threads(), "torch": torch.__version__,
               "cpu": os.uname().machine, "settings": []}
-    for batch in args.batch:
-        report["settings"].append(setting(args, cfg, task, start, tok, batch))
-    report["wall_seconds"] = time.perf_counter() - began
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    text = tables(report)
-    atomic_write_json(out / "agreement.json", report)
-    atomic_write_text(out / "agreement.md", "# Influence score agreement with leave-one-out "
-                      "retraining\n\n" + text)
+    for batch in args.batch:                  # the report is rewritten after each recipe
+        report["settings"].append(setting(args, cfg, task, start, tok, batch))
+        report["wall_seconds"] = time.perf_counter() - began
+        text = tables(report)
+        atomic_write_json(out / "agreement.json", report)
+        atomic_write_text(out / "agreement.md", f"{TITLE}\n\n{text}")
     print(text)
     print(f"wrote {out}/agreement.json and agreement.md ({report['wall_seconds']:.0f} s)")
     return 0

@@ -107,6 +107,7 @@ def figures(folder: Path) -> dict:
     for key in ("steps", "forget_nll_before", "forget_nll_after", "bytes_per_example",
                 "total_bytes", "n_params_recorded", "vectors_stored"):
         out[key] = info.get(key)
+    out["forget_nll_ratio"] = out["forget_nll_after"] / out["forget_nll_before"]
     return out
 
 
@@ -150,15 +151,15 @@ def cell(stat: dict, digits: int = 3) -> str:
 
 def tables(summary: dict, labels: dict) -> str:
     head = ("| variant | target acc ↑ | corrupted ↓ | utility ↑ | restoration ↑ | influence "
-            "corrupted → after | Δ influence sig. (seeds) | ascent steps | recorded params | "
-            "store / doc | store total | peak RSS | wall |")
+            "corrupted → after | Δ influence sig. (seeds) | ascent steps | forget NLL × | "
+            "recorded params | store / doc | store total | peak RSS | wall |")
     out = []
     for study, title in (("epochs", "(a) First-epoch vs last-epoch vs all-epochs gradient ascent"),
                          ("layers", "(b) Layer-specific unlearning (first-epoch gradients)")):
         members = [k for k, (_, _, s) in labels.items() if study in s and k in summary]
         if not members:
             continue
-        out += [f"### {title}", "", head, "|" + "---|" * 13]
+        out += [f"### {title}", "", head, "|" + "---|" * 14]
         for label in members:
             s = summary[label]
             out.append(
@@ -166,6 +167,7 @@ def tables(summary: dict, labels: dict) -> str:
                 f"{cell(s['utility'])} | {cell(s['restoration'])} | "
                 f"{s['influence_corrupted']['mean']:.3g} → {s['influence_after']['mean']:.3g} | "
                 f"{s['influence_significant_seeds']}/{s['seeds']} | {s['steps']['mean']:.1f} | "
+                f"{s['forget_nll_ratio']['mean']:.2f} | "
                 f"{s['n_params_recorded']['mean']:,.0f} | "
                 f"{s['bytes_per_example']['mean'] / 2**20:.2f} MiB | "
                 f"{s['total_bytes']['mean'] / 2**20:.0f} MiB | {s['peak_rss_mib']['mean']:.0f} MiB | "

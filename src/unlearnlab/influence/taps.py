@@ -65,7 +65,7 @@ def _owners(model, chosen: set[int]) -> dict[str, nn.Module]:
 def _batch_taps(model, examples: ExampleSet, idx: list[int], pad_id: int,
                 modules: dict[str, nn.Module]):
     """One forward and one backward of sum_i L_i over the rows `idx`: per module, a list of
-    (input, output gradient) per call, and the batch's input ids (B, T)."""
+    (input, output gradient) per call."""
     device = next(model.parameters()).device
     batch = collate(examples, idx, pad_id).to(device)
     with torch.enable_grad(), _tapped(modules) as seen:
@@ -78,7 +78,7 @@ def _batch_taps(model, examples: ExampleSet, idx: list[int], pad_id: int,
     for (name, k), delta in zip(calls, deltas):
         a = seen[name][k][0]
         taps[name].append((a, torch.zeros_like(seen[name][k][1]) if delta is None else delta))
-    return taps, batch.input_ids
+    return taps
 
 
 def _module_grads(module: nn.Module, a: torch.Tensor, delta: torch.Tensor,
@@ -130,7 +130,7 @@ def per_example_grads_taps(model, examples: ExampleSet, idx: list[int], selector
         for start in range(0, len(idx), chunk):
             part = idx[start:start + chunk]
             rows = out[start:start + len(part)]
-            taps, _ = _batch_taps(model, examples, part, pad_id, modules)
+            taps = _batch_taps(model, examples, part, pad_id, modules)
             for name, module in modules.items():
                 into = {pname: rows[:, offsets[id(p)]:offsets[id(p)] + p.numel()]
                         .view(len(part), *p.shape)        # a view of `out`: written in place
@@ -164,7 +164,7 @@ def linear_factors(model, examples: ExampleSet, idx: list[int], pad_id: int,
     parts: dict[str, list] = {n: [] for n in names}
     try:
         for start in range(0, len(idx), chunk):
-            taps, _ = _batch_taps(model, examples, idx[start:start + chunk], pad_id, modules)
+            taps = _batch_taps(model, examples, idx[start:start + chunk], pad_id, modules)
             for n in names:
                 (a, delta), = taps[n]                  # a linear layer runs once per forward
                 parts[n].append((a.float(), delta.float()))
