@@ -517,6 +517,25 @@ _MOVED = {("corruption", "train"): "learn.train", ("corruption", "lora"): "learn
           ("unlearn", "retain_docs_per_entity"): "corruption.retain_docs_per_entity"}
 
 
+def read_yaml(path: str | Path, what: str):
+    """The YAML document in file `path` (None when empty); a missing, unreadable, non-UTF-8 or
+    invalid file is a one-line `UserError` naming `what` ("config file", "sweep file")."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{what} {path} is not valid YAML{where}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what} {path} is not UTF-8 text (byte {exc.start}); save it as "
+                        "UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+
+
 def load_config(path: str | Path | dict | None = None, overrides: list[str] = (),
                 evaluate_only: bool = False) -> Config:
     """Defaults <- the task's preset <- YAML file (or a dict of the same keys) <- `--set
@@ -526,20 +545,7 @@ def load_config(path: str | Path | dict | None = None, overrides: list[str] = ()
     if isinstance(path, dict):
         user = copy.deepcopy(path)
     elif path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"config file not found: {path}")
-        try:
-            user = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise UserError(f"config file {path} is not valid YAML{where}") from None
-        except UnicodeDecodeError as exc:
-            raise UserError(f"config file {path} is not UTF-8 text (byte {exc.start}); save "
-                            f"it as UTF-8") from None
-        except OSError as exc:
-            raise UserError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
+        user = read_yaml(path, "config file") or {}
         if not isinstance(user, dict):
             raise UserError(f"config file {path} must hold a mapping of keys to values")
     for item in overrides:

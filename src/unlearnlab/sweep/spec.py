@@ -35,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from unlearnlab.config import digest
+from unlearnlab.config import digest, read_yaml
 from unlearnlab.errors import UserError
 
 KEYS = ("name", "base", "runs_dir", "set", "grid", "random", "samples", "seed",
@@ -110,18 +110,7 @@ def draw(rng: random.Random, dist: dict):
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check SWEEP.yaml: every key, type and value; each error one line."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"sweep file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"sweep file {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"sweep file {path} cannot be read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise UserError(f"sweep file {path} is not valid YAML{where}") from None
+    data = read_yaml(path, "sweep file")
     if not isinstance(data, dict):
         raise UserError(f"sweep file {path} must hold a mapping with keys: {', '.join(KEYS)}")
     unknown = [k for k in data if k not in KEYS]
