@@ -11,6 +11,8 @@ import time
 
 from tqdm.auto import tqdm
 
+from unlearnlab import distributed
+
 EVERY = 30.0          # seconds between plain progress lines off a terminal
 
 
@@ -23,15 +25,16 @@ def _clock(seconds: float) -> str:
 
 class Progress:
     """`for i in Progress(n, desc)`; `.note(**fields)` sets what the next line shows.
-    `enabled=False` shows nothing; `stream` defaults to stderr."""
+    `enabled=False` shows nothing, and neither does any rank but 0 of a distributed run;
+    `stream` defaults to stderr."""
 
     def __init__(self, total: int, desc: str, enabled: bool = True, every: float | None = None,
                  unit: str = "steps", stream=None):
         self.total, self.desc, self.unit = total, desc, unit
         self.every = EVERY if every is None else every
         self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.terminal = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = enabled and distributed.is_main()
+        self.terminal = self.enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.fields: dict[str, str] = {}
         self.bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True,
                         file=self.stream) if self.terminal else None

@@ -116,7 +116,7 @@ class Evaluator:
     def run(self, label: str, model, run_dir: Path) -> dict:
         """Evaluate one model: its records into records/<label>.json, and its results entry
         (per metric: aggregate with n, sd, 95% CI and direction; per-item values; MIA AUCs)."""
-        bar = Progress(3, f"evaluate {label}", enabled=self.cfg.progress and distributed.is_main(),
+        bar = Progress(3, f"evaluate {label}", enabled=self.cfg.progress,
                        unit="parts (questions, documents, influence)")
         questions, docs = self.records(model, bar=bar)
         bar.update()

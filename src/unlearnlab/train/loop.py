@@ -87,7 +87,7 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     device = next(model.parameters()).device
     model.train()
     curve = []
-    bar = Progress(steps, desc, enabled=progress and distributed.is_main())   # a bar on a terminal, else periodic lines
+    bar = Progress(steps, desc, enabled=progress)   # a bar on a terminal, else periodic lines
     for step in bar:
         totals: dict[str, float] = {}
         for _ in range(cfg.grad_accum):
