@@ -24,7 +24,11 @@ for a sharded state (FSDP, DeepSpeed) is refused in one line rather than silentl
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 
 def world_size() -> int:
@@ -104,6 +108,17 @@ def agree(value):
     box = [value]
     broadcast_object_list(box, from_process=0)
     return box[0]
+
+
+@contextmanager
+def scratch():
+    """A private folder, deleted afterwards, for what a rank other than 0 writes (rank 0
+    writes the real files)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"unlearnlab-rank{rank()}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def barrier() -> None:

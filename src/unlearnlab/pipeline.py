@@ -149,11 +149,8 @@ def _as_helper_rank(final: Path, body, device) -> Path:
     """A rank other than 0 of a distributed run: the same protocol in lockstep (its shard of
     every batch and of every evaluation), into a scratch folder that is discarded; rank 0
     writes the run."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"unlearnlab-rank{distributed.rank()}-"))
-    try:
-        body(device, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with distributed.scratch() as folder:
+        body(device, folder)
     distributed.barrier()
     return final
 

@@ -144,22 +144,19 @@ def _ranked_atomic_dir(final: Path, build) -> Path:
     run the same `build` (its training needs every rank) into a scratch folder they discard.
     All ranks return once `final` is in place."""
     if distributed.is_main():
-        def announced(tmp: Path) -> None:
-            distributed.agree(True)                  # the others build along
-            build(tmp)
+        announced = []
 
-        told = []
+        def build_along(tmp: Path) -> None:
+            announced.append(distributed.agree(True))     # the others build along
+            build(tmp)
         try:
-            _atomic_dir(final, lambda tmp: (told.append(1), announced(tmp)))
+            _atomic_dir(final, build_along)
         finally:
-            if not told:
-                distributed.agree(False)             # reused: nothing to build
+            if not announced:
+                distributed.agree(False)                  # reused: nothing to build
     elif distributed.agree(None):
-        scratch = Path(tempfile.mkdtemp(prefix=f"unlearnlab-rank{distributed.rank()}-"))
-        try:
-            build(scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        with distributed.scratch() as folder:
+            build(folder)
     distributed.barrier()
     return final
 
