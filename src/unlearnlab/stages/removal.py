@@ -67,6 +67,13 @@ class Plan:
     def strategies_for(self, method: str) -> list[str]:
         return ["exact"] if method in ORACLES and not self.expand_oracles else list(self.sets)
 
+    def rounds(self, strategy: str) -> tuple[list[list[Text]], list[float | None]]:
+        """(forget set of each round, threshold of each round) of `strategy`; `exact` is the
+        ground truth even when not among the strategies (an oracle runs only on it)."""
+        if strategy == "exact" and strategy not in self.sets:
+            return [self.truth], [None]
+        return self.sets[strategy], self.thresholds[strategy]
+
     def all_texts(self) -> list[Text]:
         """Every text any strategy may forget (the recorders keep their gradients)."""
         seen = dict.fromkeys(self.truth)
@@ -180,8 +187,7 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
          evaluate: Callable, cfg: Config, start_scores: dict, checkpoints: bool
          ) -> tuple[Outcome, list[Text]]:
     """(outcome, the texts unlearned)."""
-    # an oracle runs on the ground truth even when `exact` is not among the strategies
-    rounds = plan.sets.get(strategy) or ([plan.truth] if strategy == "exact" else plan.sets[strategy])
+    rounds, thresholds = plan.rounds(strategy)
     if strategy != "iterative":
         texts = rounds[0]
         if not texts:
@@ -190,8 +196,7 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
             outcome = unlearn_one(method, context(texts, model, checkpoints))
         steps = _steps(outcome.curve)
         outcome.info["removal"] = {"strategy": strategy, **plan.figures(texts), "rounds": 1,
-                                   "threshold": plan.thresholds.get(strategy, [None])[0],
-                                   "steps": steps}
+                                   "threshold": thresholds[0], "steps": steps}
         return outcome, texts
     wanted = cfg.eval.curve_metrics
     points = [{"step": 0, **{m: start_scores.get(m) for m in wanted}}] if checkpoints else []
@@ -199,7 +204,7 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
     stop = cfg.removal.stop_metric
     for r, texts in enumerate(rounds, start=1):
         if not texts:
-            history.append({"round": r, "threshold": plan.thresholds[strategy][r - 1],
+            history.append({"round": r, "threshold": thresholds[r - 1],
                             "removed": 0, "skipped": True})
             continue
         outcome = unlearn_one(method, context(texts, model, False))
@@ -214,7 +219,7 @@ def _run(method: str, strategy: str, plan: Plan, model, context: Callable, unlea
                             f"valid: {', '.join(sorted(scores))}")
         if checkpoints:
             points.append({"step": _steps(curve), **{m: scores.get(m) for m in wanted}})
-        history.append({"round": r, "threshold": plan.thresholds[strategy][r - 1],
+        history.append({"round": r, "threshold": thresholds[r - 1],
                         **plan.figures(texts), stop: scores[stop],
                         "steps": _steps(outcome.curve)})
         if scores[stop] <= cfg.removal.stop_below:
