@@ -71,6 +71,19 @@ def chromium() -> str:
     return path
 
 
+def refused_keeping_run(run: Path, argv: list[str], message: str, capsys) -> None:
+    """`unlearnlab ARGV` into the finished run `run`'s name: exit 2 with one line holding
+    `message` and no traceback; the run's results untouched and no temporary folder left."""
+    from unlearnlab.cli import main
+
+    before = (run / "results.json").read_bytes()
+    assert main(argv + ["--set", f"runs_dir={run.parent}", "--set", f"name={run.name}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0], err
+    assert (run / "results.json").read_bytes() == before
+    assert not [p.name for p in run.parent.iterdir() if p.name.startswith(".")]
+
+
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from conftest import TINY, read_json
+from conftest import TINY, read_json, refused_keeping_run
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from unlearnlab.cli import main
@@ -194,13 +194,7 @@ def test_each_bad_input_is_one_line_before_any_compute_and_keeps_the_run(
         override, message, tiny_run, capsys):
     """Exit 2, one line naming the problem, no traceback; the previous run of that name
     untouched and no temporary folder left (the check runs before any stage)."""
-    before = (tiny_run / "results.json").read_bytes()
-    assert main(["run", str(TINY), "--set", override, "--set", f"runs_dir={tiny_run.parent}",
-                 "--set", f"name={tiny_run.name}"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0], err
-    assert (tiny_run / "results.json").read_bytes() == before
-    assert not [p.name for p in tiny_run.parent.iterdir() if p.name.startswith(".")]
+    refused_keeping_run(tiny_run, ["run", str(TINY), "--set", override], message, capsys)
 
 
 def test_runs_dir_that_is_a_file_is_one_line(tmp_path, capsys):

@@ -1,13 +1,11 @@
 """Fuzz: every config key with hostile values, and every bad input issue 13 names, end as
 one line (UserError / exit 2), never a traceback, never a half-written or replaced run."""
 
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY
+from conftest import ROOT, TINY, refused_keeping_run
 
-from unlearnlab.cli import main
 from unlearnlab.config import load_config
 from unlearnlab.errors import UserError
 
@@ -57,15 +55,6 @@ def test_method_hyperparameters_refuse_non_finite_and_booleans():
             load_config(None, [setting])
 
 
-def _one_line_and_intact(run: Path, argv: list[str], message: str, capsys) -> None:
-    before = (run / "results.json").read_bytes()
-    assert main(argv + ["--set", f"runs_dir={run.parent}", "--set", f"name={run.name}"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0], err
-    assert (run / "results.json").read_bytes() == before
-    assert not [p.name for p in run.parent.iterdir() if p.name.startswith(".")]
-
-
 @pytest.mark.parametrize("setting, message", [
     ("task=[]", "task: unknown value []"),
     ("pretrain.model.num_heads=3", "must be a multiple of num_heads (3)"),
@@ -74,11 +63,11 @@ def _one_line_and_intact(run: Path, argv: list[str], message: str, capsys) -> No
     ("hparams.npo.beta=.nan", "hparams.npo.beta must be > 0.0, got nan"),
 ])
 def test_new_bad_settings_keep_the_previous_run(setting, message, tiny_run, capsys):
-    _one_line_and_intact(tiny_run, ["run", str(TINY), "--set", setting], message, capsys)
+    refused_keeping_run(tiny_run, ["run", str(TINY), "--set", setting], message, capsys)
 
 
 def test_first_epoch_ga_selector_is_checked_before_training(tiny_run, capsys):
-    _one_line_and_intact(tiny_run, ["run", str(TINY), "--set", "methods=[first_epoch_ga]",
+    refused_keeping_run(tiny_run, ["run", str(TINY), "--set", "methods=[first_epoch_ga]",
                                     "--set", "hparams.first_epoch_ga.params=abc"],
                          "hparams.first_epoch_ga.params: 'abc' matches no parameter", capsys)
 
@@ -86,7 +75,7 @@ def test_first_epoch_ga_selector_is_checked_before_training(tiny_run, capsys):
 def test_config_file_not_utf8_keeps_the_previous_run(tiny_run, tmp_path, capsys):
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"name: x\n# caf\xe9\n")
-    _one_line_and_intact(tiny_run, ["run", str(latin)], "is not UTF-8 text", capsys)
+    refused_keeping_run(tiny_run, ["run", str(latin)], "is not UTF-8 text", capsys)
 
 
 def test_cache_folder_that_cannot_be_written_keeps_the_previous_run(tiny_run, tmp_path,
@@ -94,5 +83,5 @@ def test_cache_folder_that_cannot_be_written_keeps_the_previous_run(tiny_run, tm
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     monkeypatch.setenv("UNLEARNLAB_CACHE", str(blocker / "cache"))   # under a file: unwritable
-    _one_line_and_intact(tiny_run, ["run", str(TINY)], "the cache folder ($UNLEARNLAB_CACHE)",
+    refused_keeping_run(tiny_run, ["run", str(TINY)], "the cache folder ($UNLEARNLAB_CACHE)",
                          capsys)
