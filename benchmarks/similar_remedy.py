@@ -12,7 +12,9 @@ removal.strategies=[exact,fuzzy] --set removal.threshold=T` into <runs-dir>/t<T>
 method runs on the forget set (`@exact`) and on the forget set expanded with every training
 text whose TF-IDF character n-gram cosine to a forget document is >= T (`@fuzzy`). The runs
 share the clean model, the learned model, its evaluation and the `@exact` methods through
-the stage cache (stages/resume.py), so each further threshold costs only its fuzzy methods.
+the stage cache (stages/resume.py), so each further threshold costs only its fuzzy methods
+and `retrain@fuzzy` (the oracle retrained without the expanded set: the remedy applied to
+retraining, a pretraining run per threshold and seed).
 Printed per threshold and model: the search's size, precision and recall against the known
 clusters (forget + look-alikes: duplicate, paraphrase, subset neighbours), the residual
 influence (corrupted_rate on the targets: 0 for the ideal) per similarity level, and model
@@ -21,7 +23,7 @@ utility.
 `--task similar_images` does the same on configs/similar_images.yaml with the image search
 (stages/image_removal.py: cosine of the original classifier's penultimate-layer features; default
 thresholds 0.99 0.97 0.95 0.9, read off the similarity distribution, see README) and the
-config's methods; `retrain` also runs on the expanded set there (`retrain@fuzzy`). Image
+config's methods; `retrain@fuzzy` as for text. Image
 classifiers are not cached, so every threshold trains its models again (seconds each).
 Printed per threshold: the search's recall per neighbour level and its false positives
 (from each seed's remedy.json), then per model UA per cell (residual influence: 1 for the

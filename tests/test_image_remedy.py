@@ -86,7 +86,7 @@ def test_the_plan_scores_the_search_against_the_clusters(threshold, found, figur
     assert plan.strategies_for("retrain") == ["exact", "fuzzy"]
     assert [plan.label("retrain", s) for s in ("exact", "fuzzy")] == ["retrain", "retrain@fuzzy"]
     assert plan.label("ga", "exact") == "ga@exact"
-    # the text track's plan keeps retrain on the ground truth alone
+    # a plan without known look-alikes (records' requests) keeps retrain on the ground truth
     text = Plan({"exact": [["a"]], "fuzzy": [["a", "b"]]}, {}, ["a"])
     assert text.strategies_for("retrain") == ["exact"]
     assert text.label("retrain", "exact") == "retrain"

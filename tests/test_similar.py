@@ -159,15 +159,42 @@ def test_remedy_search_is_scored_against_the_known_clusters():
 
 def test_an_oracle_runs_on_the_ground_truth_when_only_fuzzy_is_asked():
     """strategies [fuzzy] alone: retrain (exact by definition) still gets the forget set,
-    not a KeyError for the missing `exact` entry."""
+    not a KeyError for the missing `exact` entry; on this task, whose look-alikes are known,
+    it also runs on the search's set (`retrain@fuzzy`, the remedy applied to the oracle)."""
     from unlearnlab.methods import Outcome
     from unlearnlab.stages import removal
 
     cfg = load_config({**SMALL, "removal": {"strategies": ["fuzzy"], "threshold": 0.97}}).for_seed(0)
     task = tasks.build(cfg)
     plan = removal.plan(cfg, task)
-    assert plan.strategies_for("retrain") == ["exact"] and "exact" not in plan.sets
+    assert plan.strategies_for("retrain") == ["exact", "fuzzy"] and "exact" not in plan.sets
+    assert [plan.label("retrain", s) for s in ("exact", "fuzzy")] == ["retrain", "retrain@fuzzy"]
+    assert plan.label("npo", "fuzzy") == "npo"
     outcome, texts = removal._run("retrain", "exact", plan, "model", lambda t, m, c: t,
                                   lambda name, ctx: Outcome("model", [], {}), None, cfg, {}, False)
     assert texts == plan.truth == task.forget
     assert outcome.info["removal"]["strategy"] == "exact" and outcome.info["removal"]["threshold"] is None
+
+
+def test_retrain_at_fuzzy_retrains_without_what_the_search_found(monkeypatch):
+    """The oracle's context hands its own forget set to the retraining: the task's data minus
+    the search's finds (forget documents and look-alikes), not minus the forget set alone."""
+    from unlearnlab.stages import oracle, removal, unlearn
+
+    cfg = load_config({**SMALL, "removal": {"strategies": ["exact", "fuzzy"],
+                                            "threshold": 0.97}}).for_seed(0)
+    task = tasks.build(cfg)
+    found = removal.plan(cfg, task).sets["fuzzy"][0]
+    extra = [t for t in found if t not in set(task.forget)]
+    assert extra and set(task.forget) <= set(found)
+    seen = {}
+    monkeypatch.setattr(oracle, "retrain", lambda cfg, task, tok, offset, device, forget=None:
+                        seen.setdefault("forget", forget))
+    ctx = unlearn.UnlearnContext(cfg=cfg, model=None, tokenizer=None, forget=None, retain=None,
+                                 forget_texts=found, retain_texts=[], device="cpu", task=task)
+    ctx.retrain(1)
+    assert seen["forget"] is found
+    kept = task.without_forget(task.learn, found)
+    alone = task.without_forget(task.learn)                 # the exact oracle's learn set
+    assert not set(kept) & set(found) and set(kept) < set(alone)
+    assert set(alone) - set(kept) == set(extra) & set(task.learn)   # the look-alikes go too

@@ -7,6 +7,10 @@ then on learn minus forget with the learn recipe. For RESTOR (the forget set is 
 corruption corpus) that is a fresh pretraining run, and seed_offset 0 reproduces the clean
 model; for TOFU it is the retain model (fine-tuned on the retain split only). Only the
 built-in model can be retrained; the result is cached like the clean model.
+
+`forget` is the task's forget set unless a removal search expanded it (`retrain@fuzzy` on a
+task with known look-alikes: the remedy of Xu et al. 2026 applied to the oracle); the cache
+key holds the kept corpora, so each forget set gets its own model.
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ from unlearnlab.models.loading import load_causal_lm
 from unlearnlab.runs import atomic_dir, cache_root, intact
 from unlearnlab.stages import pretrain
 from unlearnlab.tasks.base import Task
-from unlearnlab.texts import tokenize
+from unlearnlab.texts import Text, tokenize
 from unlearnlab.train.loop import FINETUNE, train
 
 
-def retrain(cfg: Config, task: Task, tokenizer, seed_offset: int, device):
-    """(model, loss curve, info) of the retrained oracle."""
+def retrain(cfg: Config, task: Task, tokenizer, seed_offset: int, device,
+            forget: list[Text] | None = None):
+    """(model, loss curve, info) of the oracle retrained without `forget` (default: the
+    task's forget set)."""
     if cfg.model != "builtin":
         raise UserError("retrain trains the built-in model from scratch; it cannot retrain an "
                         "external model")
     seed = cfg.pretrain.seed + seed_offset
-    kept_pretrain, kept_learn = task.without_forget(task.pretrain), task.without_forget(task.learn)
+    kept_pretrain = task.without_forget(task.pretrain, forget)
+    kept_learn = task.without_forget(task.learn, forget)
     key = digest({"clean": pretrain.cache_key(cfg, task), "seed": seed,
                   "kept_pretrain": pretrain.corpus_digest(kept_pretrain, task),
                   "kept_learn": pretrain.corpus_digest(kept_learn, task),

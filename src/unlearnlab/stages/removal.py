@@ -18,8 +18,10 @@ people, served or not yet, and model utility).
 
 Each strategy's retain set is the task's minus what the strategy forgets. Every method runs
 with every strategy, labelled `method@strategy` when more than one strategy runs; `retrain`
-(the exact oracle, the floor) runs once, on the ground truth (image tasks, where it costs
-seconds, also run it on each strategy's set: `retrain@fuzzy`). Reported per model
+(the exact oracle, the floor) runs on the ground truth, and where the task knows the forget
+set's look-alikes (`task.similar`: the similar-samples remedy) or is an image task, also on
+the one-shot search's set (`retrain@fuzzy`: the remedy applied to the oracle; never per
+iterative round, whose rounds build on the model the previous one left). Reported per model
 (`info["removal"]`): the examples removed, the matcher's precision and recall against the
 ground truth, rounds and unlearning steps (wall time: the manifest's), and for `iterative` the probes after
 every round. Where the task knows the forget set's look-alikes (`task.similar`), precision and
@@ -53,7 +55,7 @@ class Plan:
     per_request: list[Plan] = field(default_factory=list)     # sequential: one plan per request
     cluster: list[Text] = field(default_factory=list)         # truth + its look-alikes, if known
     subjects: tuple[str, ...] = ()      # one request's plan: whose probe items verify it
-    expand_oracles: bool = False        # oracles run every strategy too (images: retrain is cheap)
+    expand_oracles: bool = False        # oracles also run on the fuzzy search's set
 
     @property
     def reported(self) -> bool:
@@ -61,11 +63,13 @@ class Plan:
         return set(self.sets) != {"exact"} or bool(self.per_request)
 
     def label(self, method: str, strategy: str) -> str:
-        plain = len(self.sets) == 1 or (method in ORACLES and strategy == "exact")
+        plain = strategy == "exact" if method in ORACLES else len(self.sets) == 1
         return method if plain else f"{method}@{strategy}"
 
     def strategies_for(self, method: str) -> list[str]:
-        return ["exact"] if method in ORACLES and not self.expand_oracles else list(self.sets)
+        if method not in ORACLES:
+            return list(self.sets)
+        return ["exact", *(["fuzzy"] if self.expand_oracles and "fuzzy" in self.sets else [])]
 
     def rounds(self, strategy: str) -> tuple[list[list[Text]], list[float | None]]:
         """(forget set of each round, threshold of each round) of `strategy`; `exact` is the
@@ -105,6 +109,7 @@ def plan(cfg: Config, task: Task) -> Plan:
                         f"{task.name} has {len(task.requests)} (records: set forget_people >= 2)")
     whole = resolve(cfg, task, task.requests, task.forget)
     whole.cluster = [*task.forget, *task.similar] if task.similar else []
+    whole.expand_oracles = bool(task.similar)       # the remedy, applied to the oracle too
     if cfg.removal.sequential:
         whole.per_request = [resolve(cfg, task, [request], truth, subject) for request, truth,
                              subject in zip(task.requests, task.request_forget,

@@ -74,7 +74,8 @@ class UnlearnContext:
             return self.retrainer(seed_offset)
         if self.task is None:
             raise UserError("retrain needs the task's training data; none is available here")
-        return oracle.retrain(self.cfg, self.task, self.tokenizer, seed_offset, self.device)
+        return oracle.retrain(self.cfg, self.task, self.tokenizer, seed_offset, self.device,
+                              self.forget_texts)
 
 
 def run(name: str, ctx: UnlearnContext) -> Outcome:

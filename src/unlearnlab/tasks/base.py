@@ -88,8 +88,9 @@ class Task:
         where = {t: i for i, t in enumerate(self.learn)}
         return [where[t] for t in (self.forget if texts is None else texts) if t in where]
 
-    def without_forget(self, texts: list[Text]) -> list[Text]:
-        forgotten = set(self.forget)
+    def without_forget(self, texts: list[Text], forget: list[Text] | None = None) -> list[Text]:
+        """`texts` minus the forget set (the task's, or `forget`: what a removal search found)."""
+        forgotten = set(self.forget if forget is None else forget)
         return [t for t in texts if t not in forgotten]
 
     def summary(self) -> dict:
