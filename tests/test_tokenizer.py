@@ -32,3 +32,21 @@ def test_bpe_really_merges_world_text():
     n_tokens = len(tok.encode(text, add_special_tokens=False))
     assert n_tokens < len(text.encode()) / 2.5   # byte-level would be one token per byte
     assert tok.convert_ids_to_tokens(tok.encode(" the", add_special_tokens=False)) == ["Ġthe"]
+
+
+def test_memoised_batch_encoding_equals_encode():
+    """batches.encode (evaluation's memo + one batched call) gives tokenizer.encode's ids,
+    for repeated, empty and unseen strings, and starts over when tokens are added."""
+    from unlearnlab.train.batches import encode
+
+    tok = _tokenizer()
+    texts = ["Question: Where was Zorbu Kai born?\nAnswer:", "Question: Where was Zorbu Kai "
+             "born?\nAnswer: Velmora", "", "Ünïcödé ✓ 東京", "Question: Where was Zorbu Kai born?"
+             "\nAnswer:"]
+    want = [tok.encode(t, add_special_tokens=False) for t in texts]
+    assert encode(tok, texts) == want
+    assert encode(tok, texts[::-1]) == want[::-1]          # from the memo
+    before = encode(tok, ["Velmora"])[0]
+    tok.add_tokens(["Velmora"])
+    after = encode(tok, ["Velmora"])[0]
+    assert after == tok.encode("Velmora", add_special_tokens=False) == [len(tok) - 1] != before

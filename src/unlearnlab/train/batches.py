@@ -7,6 +7,7 @@ Batches carry the items' indices so precomputed per-item reference values can be
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -36,10 +37,40 @@ class Batch:
 MAX_DOC_TOKENS = 256     # training documents are cut to this many tokens (BOS and EOS included)
 
 
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # tokenizer -> (size, memo)
+_MEMO_LIMIT = 500_000        # strings remembered per tokenizer before the memo starts over
+
+
+def encode(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Each text's token ids (no special tokens), as `tokenizer.encode` gives them.
+
+    Evaluation tokenizes the same prompts and answers for every model of a run (and each
+    prompt once per candidate answer), so ids are remembered per tokenizer and strings not
+    seen before are encoded in one batched call. The memo starts over if the tokenizer's
+    vocabulary changes (added tokens)."""
+    size = len(tokenizer)
+    try:
+        held = _MEMO.get(tokenizer)
+    except TypeError:                          # not weak-referenceable: no memo
+        held = None
+    if held is None or held[0] != size or len(held[1]) > _MEMO_LIMIT:
+        held = (size, {})
+        try:
+            _MEMO[tokenizer] = held
+        except TypeError:
+            pass
+    memo = held[1]
+    new = list(dict.fromkeys(t for t in texts if t not in memo))
+    if new:
+        for text, ids in zip(new, tokenizer(new, add_special_tokens=False)["input_ids"]):
+            memo[text] = tuple(ids)
+    return [list(memo[t]) for t in texts]
+
+
 def documents(tokenizer, texts: list[str], max_len: int = MAX_DOC_TOKENS) -> ExampleSet:
     """Each text as BOS + tokens + EOS (truncated to `max_len`), every token counted."""
-    ids = [[tokenizer.bos_token_id] + tokenizer.encode(t, add_special_tokens=False)[: max_len - 2]
-           + [tokenizer.eos_token_id] for t in texts]
+    ids = [[tokenizer.bos_token_id] + x[: max_len - 2] + [tokenizer.eos_token_id]
+           for x in encode(tokenizer, texts)]
     return ExampleSet(ids, [[0] + [1] * (len(x) - 1) for x in ids])
 
 
@@ -54,9 +85,8 @@ def prompt_answers(tokenizer, prompts: list[str], answers: list[str], max_len: i
     masks an answer token that a trailing prompt space merged into).
     """
     ids, masks = [], []
-    for prompt, answer in zip(prompts, answers):
-        p = tokenizer.encode(prompt, add_special_tokens=False)
-        full = tokenizer.encode(prompt + answer, add_special_tokens=False)
+    encoded = encode(tokenizer, [*prompts, *(p + a for p, a in zip(prompts, answers))])
+    for p, full in zip(encoded[:len(prompts)], encoded[len(prompts):]):
         n_prompt = len(p) if mask == "length" else _common_prefix(p, full)
         seq = [tokenizer.bos_token_id] + full + ([tokenizer.eos_token_id] if eos else [])
         seq = seq[-max_len:]
