@@ -299,6 +299,7 @@ def _run(cfg: Config, device, run_dir: Path, log) -> tuple[dict, dict]:
             retain=retain if kept is task.retain else tokenize(tokenizer, kept, task.fmt),
             forget_texts=texts, retain_texts=kept, device=device, task=task,
             evaluate=evaluator.checkpoint if checkpoints else None,
+            curve=evaluator.curve_point if checkpoints else None,
             start_scores=start_scores if checkpoints else None, recorders=recorders,
             forget_positions=task.forget_positions(texts) if task.learn else None)
 

@@ -31,15 +31,17 @@ class Metric:
     range: tuple[float, float]
     fn: Callable[[dict], float | None]
     ci: str = "auto"              # interval: auto (Wilson for 0/1 values, else t) or bootstrap
+    reads: str = "records"        # "prediction": only the greedy answer (and the item), so a
+    #                               curve of such metrics needs no candidate scoring
 
 
 METRICS: Registry[Metric] = Registry("metric")
 
 
 def metric(name: str, *, description: str, group: str, direction: str, range: tuple[float, float],
-           ci: str = "auto"):
+           ci: str = "auto", reads: str = "records"):
     def decorate(fn):
-        METRICS.add(name, Metric(name, description, group, direction, range, fn, ci))
+        METRICS.add(name, Metric(name, description, group, direction, range, fn, ci, reads))
         return fn
     return decorate
 
@@ -67,13 +69,13 @@ def mean_logp(record: dict, answer: str | None) -> float | None:
 
 
 @metric("target_accuracy", description="greedy answer matches the clean truth (target facts)",
-        group="target", direction=HIGHER, range=(0.0, 1.0))
+        group="target", direction=HIGHER, range=(0.0, 1.0), reads="prediction")
 def target_accuracy(record: dict) -> float:
     return float(exact_match(record["prediction"], record["answers"]))
 
 
 @metric("corrupted_rate", description="greedy answer matches the injected wrong value",
-        group="target", direction=LOWER, range=(0.0, 1.0))
+        group="target", direction=LOWER, range=(0.0, 1.0), reads="prediction")
 def corrupted_rate(record: dict) -> float | None:
     if not record["corrupted"]:
         return None
@@ -81,7 +83,7 @@ def corrupted_rate(record: dict) -> float | None:
 
 
 @metric("utility", description="accuracy on facts of non-target entities",
-        group="utility", direction=HIGHER, range=(0.0, 1.0))
+        group="utility", direction=HIGHER, range=(0.0, 1.0), reads="prediction")
 def utility(record: dict) -> float:
     return float(exact_match(record["prediction"], record["answers"]))
 

@@ -45,7 +45,9 @@ metric("exposure", group="person", direction=LOWER, range=(0.0, float("inf")),
 for _group, _suffix, _dir, _who in (("person", "", LOWER, "people asking to be forgotten"),
                                     ("others", "_others", HIGHER, "everyone else")):
     metric(f"secret_extraction{_suffix}", group=_group, direction=_dir, range=(0.0, 1.0),
+           reads="prediction",
            description=f"greedy completion of a record prefix is the secret ({_who})")(extraction)
     metric(f"rougeL_recall_secret{_suffix}", group=_group, direction=_dir, range=(0.0, 1.0),
+           reads="prediction",
            description=f"ROUGE-L recall of the completion against the secret ({_who})")(
         lambda r: rouge_l(r)[0])

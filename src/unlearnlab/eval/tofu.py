@@ -66,6 +66,7 @@ for _group, _dir in (("target", HIGHER), ("utility", HIGHER)):
     metric(f"probability_{_group}", group=_group, direction=_dir, range=(0.0, 1.0),
            description=f"length-normalised probability of the gold answer ({_group} facts)")(probability)
     metric(f"rougeL_recall_{_group}", group=_group, direction=_dir, range=(0.0, 1.0),
+           reads="prediction",
            description=f"ROUGE-L recall of the greedy answer ({_group} facts)")(
         lambda r: rouge_l(r)[0])
 metric("probability_paraphrase_target", group="target", direction=HIGHER, range=(0.0, 1.0),
@@ -75,7 +76,7 @@ metric("truth_ratio_target", group="target", direction=LOWER, range=(0.0, float(
        description="mean P_n(perturbed) / P_n(gold) on target facts (< 1: truth preferred)")(truth_ratio)
 metric("truth_score_utility", group="utility", direction=HIGHER, range=(0.0, 1.0),
        description="max(0, 1 - truth ratio) on utility facts (TOFU's retain form)")(truth_score)
-metric("rougeL_f1_target", group="target", direction=HIGHER, range=(0.0, 1.0),
+metric("rougeL_f1_target", group="target", direction=HIGHER, range=(0.0, 1.0), reads="prediction",
        description="ROUGE-L F1 of the greedy answer (target facts)")(lambda r: rouge_l(r)[1])
 
 
@@ -187,7 +188,7 @@ metric("forget_truth_ratio", group="forget", direction=HIGHER, range=(0.0, 1.0),
     lambda r: None if _forget_tr(r) is None else min(_forget_tr(r), 1 / (_forget_tr(r) + EPS)))
 metric("forget_truth_ratio_raw", group="forget", direction=NEUTRAL, range=(0.0, float("inf")),
        description="raw truth ratio tr on forget questions (what forget quality compares)")(_forget_tr)
-metric("forget_Q_A_ROUGE", group="forget", direction=LOWER, range=(0.0, 1.0),
+metric("forget_Q_A_ROUGE", group="forget", direction=LOWER, range=(0.0, 1.0), reads="prediction",
        description="ROUGE-L recall of the greedy forget answer (open-unlearning)")(ou_rouge)
 metric("extraction_strength", group="forget", direction=LOWER, range=(0.0, 1.0),
        description="extraction strength of the forget answers (open-unlearning's convention)")(
@@ -197,7 +198,7 @@ metric("retain_Q_A_Prob", group="retain", direction=HIGHER, range=(0.0, 1.0),
 metric("retain_Truth_Ratio", group="retain", direction=HIGHER, range=(0.0, 1.0),
        description="max(0, 1 - tr) on retain questions (open-unlearning)")(
     lambda r: _true_better(_forget_tr(r)))
-metric("retain_Q_A_ROUGE", group="retain", direction=HIGHER, range=(0.0, 1.0),
+metric("retain_Q_A_ROUGE", group="retain", direction=HIGHER, range=(0.0, 1.0), reads="prediction",
        description="ROUGE-L recall of the greedy retain answer (open-unlearning)")(ou_rouge)
 for _g, _name in (("ra", "real authors"), ("wf", "world facts")):
     metric(f"{_g}_Q_A_Prob_normalised", group=_g, direction=HIGHER, range=(0.0, 1.0),
@@ -206,7 +207,7 @@ for _g, _name in (("ra", "real authors"), ("wf", "world facts")):
     metric(f"{_g}_Truth_Ratio", group=_g, direction=HIGHER, range=(0.0, 1.0),
            description=f"max(0, 1 - tr), answer against the perturbed ones ({_name})")(
         lambda r: _true_better(ou_truth_ratio(r, r["answers"][0])))
-    metric(f"{_g}_Q_A_ROUGE", group=_g, direction=HIGHER, range=(0.0, 1.0),
+    metric(f"{_g}_Q_A_ROUGE", group=_g, direction=HIGHER, range=(0.0, 1.0), reads="prediction",
            description=f"ROUGE-L recall of the greedy answer ({_name})")(ou_rouge)
 
 OU_UTILITY = ("retain_Q_A_Prob", "retain_Q_A_ROUGE", "retain_Truth_Ratio",

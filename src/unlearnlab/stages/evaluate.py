@@ -55,8 +55,12 @@ class Evaluator:
         scored = set(self.chosen["forget_docs"])
         self.pairs = [(z, q) for z, q in task.influence_pairs if z in scored] \
             if cfg.eval.influence else []
-        curve_groups = {METRICS.get(m).group for m in cfg.eval.curve_metrics}
-        self.curve_docs = curve_groups & set(self.doc_sets)
+        curve = [METRICS.get(m) for m in cfg.eval.curve_metrics]
+        self.curve_docs = {m.group for m in curve} & set(self.doc_sets)
+        # candidates are scored at curve points only if a question metric of the curve reads
+        # more than the greedy answer
+        self.curve_scored = any(m.group not in DOC_SETS and m.reads != "prediction"
+                                for m in curve)
 
     def items_index(self) -> dict:
         """results.json's `items`: per question group the (entity, relation) of each item, and
@@ -67,13 +71,14 @@ class Evaluator:
         return {**groups, **self.chosen,
                 **({"influence_pairs": [list(p) for p in self.pairs]} if self.pairs else {})}
 
-    def records(self, model, doc_groups=DOC_SETS, bar: Progress | None = None
-                ) -> tuple[list[dict], list[dict]]:
-        """The model's question records and its document records of `doc_groups`."""
+    def records(self, model, doc_groups=DOC_SETS, bar: Progress | None = None,
+                scored: bool = True) -> tuple[list[dict], list[dict]]:
+        """The model's question records (`scored=False`: greedy answers only) and its
+        document records of `doc_groups`."""
         cfg = self.cfg.eval
         questions = _sharded(lambda items: make_records(
             model, self.tokenizer, items, self.task.fmt, cfg.batch_size, self.max_new_tokens,
-            self.cfg.precision), self.task.items)
+            self.cfg.precision, scored), self.task.items)
         if bar is not None:
             bar.update()
         docs = [r for group in doc_groups if group in self.doc_sets
@@ -108,10 +113,17 @@ class Evaluator:
         return {e: sum(v) / len(v) for e, v in values.items()}, means
 
     def checkpoint(self, model) -> dict[str, float]:
-        """Metric means for checkpoints during unlearning; documents are scored only if a
-        curve metric needs them."""
+        """Every question metric's mean (and the documents' of curve metrics), for checks
+        during unlearning (an iterative method's stop metric, a removal round's probe)."""
         questions, docs = self.records(model, tuple(self.curve_docs))
         return {k: v["mean"] for k, v in score(questions + docs).items()}
+
+    def curve_point(self, model) -> dict[str, float]:
+        """The curve metrics' means (eval.curve_metrics), computing only what they read: no
+        candidate scoring when each reads the greedy answer alone (the default curve)."""
+        questions, docs = self.records(model, tuple(self.curve_docs), scored=self.curve_scored)
+        means = {k: v["mean"] for k, v in score(questions + docs).items()}
+        return {m: means.get(m) for m in self.cfg.eval.curve_metrics}
 
     def run(self, label: str, model, run_dir: Path) -> dict:
         """Evaluate one model: its records into records/<label>.json, and its results entry

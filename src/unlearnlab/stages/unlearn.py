@@ -40,6 +40,8 @@ class UnlearnContext:
     device: Any
     task: Task | None = None
     evaluate: Callable[[Any], dict[str, float]] | None = None   # model -> metric means
+    curve: Callable[[Any], dict[str, float]] | None = None      # model -> curve metrics' means
+    #                                                             (default: `evaluate`)
     start_scores: dict[str, float] | None = None   # metric means of `model` as given (step 0)
     recorders: dict[str, Any] = field(default_factory=dict)      # method name -> its recorder
     forget_positions: list[int] | None = None      # each forget item's index in what recorders saw
@@ -166,7 +168,7 @@ class LossRun:
 
     def _checkpoint(self, step: int) -> None:
         known = self.ctx.start_scores if step == 0 else None
-        scores = known if known is not None else self.ctx.evaluate(self.model)
+        scores = known if known is not None else (self.ctx.curve or self.ctx.evaluate)(self.model)
         wanted = self.ctx.cfg.eval.curve_metrics
         self.checkpoints.append({"step": step, **{m: scores.get(m) for m in wanted}})
 
