@@ -78,7 +78,9 @@ def _cli(*args, cwd):
                           text=True, cwd=cwd, timeout=300)
 
 
-def test_bad_custom_files_exit_2_with_one_line(files, tmp_path):
+def test_bad_custom_files_exit_2_with_one_line(files, tmp_path, capsys):
+    """Each case through the CLI's entry point (the last one also as a real process: exit
+    status and stderr as a shell sees them)."""
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     broken = tmp_path / "broken.jsonl"
@@ -96,10 +98,14 @@ def test_bad_custom_files_exit_2_with_one_line(files, tmp_path):
          "does not load as a Hugging Face causal LM"),
     ]
     for extra, message in cases:
-        proc = _cli(*base, *extra, cwd=tmp_path)
-        assert proc.returncode == 2, proc.stderr
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and message in lines[0], proc.stderr
+        code = main([*base, *extra])
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and message in lines[0], err
+    proc = _cli(*base, *cases[-1][0], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and cases[-1][1] in lines[0], proc.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
