@@ -11,7 +11,7 @@ run: setup
 	$(PYTHON) -m unlearnlab run
 
 test: setup
-	$(PYTHON) -m pip install --quiet -e ".[ray]" && $(PYTHON) -m pytest
+	$(PYTHON) -m pip install --quiet -e ".[test,ray]" && $(PYTHON) -m pytest -n auto --dist loadfile
 
 bench: setup
 	$(PYTHON) benchmarks/wall_time.py

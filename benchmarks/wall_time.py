@@ -1,7 +1,8 @@
 """Wall time of a benchmark run, cold (clean model trained) and warm (clean model cached).
 
-Targets for the default run (issue: foundation): cold <= 300 s, warm <= 90 s on a 2-core
-CPU machine. Runs `python -m unlearnlab run [CONFIG]` twice against a fresh cache folder and
+Targets for the default run on a 2-core CPU machine: the foundation's, cold <= 300 s and
+warm <= 90 s (the exit status follows them), and issue 14's, cold <= 60 s and warm <= 30 s
+(printed too). Runs `python -m unlearnlab run [CONFIG]` twice against a fresh cache folder and
 prints the figures, the machine, each stage's wall time and the run's headline numbers. A
 first argument ending in .yaml is the config (e.g. configs/tofu.yaml: no targets checked);
 the other arguments go to both runs as --set overrides. `--cold-only` stops after the cold
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 TARGETS = {"cold": 300.0, "warm": 90.0}
+FAST = {"cold": 60.0, "warm": 30.0}          # issue 14 (speed)
 
 
 def machine() -> str:
@@ -70,8 +72,10 @@ def main(args: list[str]) -> int:
             stages = json.loads((run_dir / "manifest.json").read_text())["wall_time_s"]
             ok = bool(config) or seconds <= TARGETS[phase]
             failed |= not ok
+            fast = seconds <= FAST[phase]
             target = "" if config else \
-                f" (target <= {TARGETS[phase]:.0f} s: {'met' if ok else 'MISSED'})"
+                (f" (target <= {TARGETS[phase]:.0f} s: {'met' if ok else 'MISSED'}; issue 14's "
+                 f"<= {FAST[phase]:.0f} s: {'met' if fast else 'missed'})")
             print(f"{phase}: {seconds:.1f} s{target}; stages: "
                   + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         summary = (run_dir / "summary.md").read_text()

@@ -15,10 +15,22 @@ from unlearnlab.train.batches import ExampleSet
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
 
+# Under pytest-xdist (`make test` runs `pytest -n auto`), the workers share the cores: each
+# takes its share of torch threads (and so do the CLI processes tests start).
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+    torch.set_num_threads(THREADS)
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cache")
+    """One model cache for the session; under xdist, one for all workers (the cache's file
+    locks let one process build a model while the others wait and reuse it)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cache"
+    path.mkdir(exist_ok=True)
     old = os.environ.get("UNLEARNLAB_CACHE")
     os.environ["UNLEARNLAB_CACHE"] = str(path)
     yield path

@@ -24,7 +24,7 @@ def test_quick_start_has_exactly_the_two_commands_and_ci_runs_the_test_one():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^run: setup\n\t.*unlearnlab run$", makefile, flags=re.M)
-    assert re.search(r"^test: setup\n\t.*pytest$", makefile, flags=re.M)
+    assert re.search(r"^test: setup\n\t.*pytest -n auto --dist loadfile$", makefile, flags=re.M)
 
 
 def test_every_run_example_in_the_readme_is_a_valid_config():
