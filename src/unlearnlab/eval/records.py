@@ -29,18 +29,21 @@ from unlearnlab.train.forward import forward
 
 @torch.no_grad()
 def make_records(model, tokenizer, items: list[EvalItem], fmt: PromptFormat, batch_size: int,
-                 max_new_tokens: int, precision: str = "fp32") -> list[dict]:
+                 max_new_tokens: int, precision: str = "fp32", scored: bool = True) -> list[dict]:
     """Per item: the item, the greedy answer, every candidate's [summed log-prob, n tokens]
     under the question (and the gold answer's under the paraphrased question), and
-    `gold_hits`: per gold-answer token, 1 where the model's argmax is that token."""
+    `gold_hits`: per gold-answer token, 1 where the model's argmax is that token.
+    `scored=False`: the greedy answers only (scores and hits left empty), for curves of
+    metrics that read nothing else."""
     model.eval()
     prompts = [fmt.prompt(item.question, tokenizer, item.context) for item in items]
     with autocast(model.device, precision):
         predictions = greedy_answers(model, tokenizer, prompts, batch_size, max_new_tokens,
                                      list(fmt.stop))
-        pairs = [(i, prompts[i], cand) for i, item in enumerate(items) for cand in candidates(item)]
+        pairs = [(i, prompts[i], cand) for i, item in enumerate(items)
+                 for cand in candidates(item)] if scored else []
         para = [(i, fmt.prompt(item.paraphrased_question, tokenizer, item.context), item.answers[0])
-                for i, item in enumerate(items) if item.paraphrased_question]
+                for i, item in enumerate(items) if item.paraphrased_question] if scored else []
         scores = answer_logprobs(model, tokenizer, [p for _, p, _ in pairs + para],
                                  [fmt.answer_sep + c for _, _, c in pairs + para], batch_size,
                                  eos=fmt.score_eos, mask=fmt.mask)
