@@ -48,17 +48,15 @@ def encode(tokenizer, texts: list[str]) -> list[list[int]]:
     prompt once per candidate answer), so ids are remembered per tokenizer and strings not
     seen before are encoded in one batched call. The memo starts over if the tokenizer's
     vocabulary changes (added tokens)."""
-    size = len(tokenizer)
+    if not texts:
+        return []
     try:
         held = _MEMO.get(tokenizer)
-    except TypeError:                          # not weak-referenceable: no memo
-        held = None
+    except TypeError:                          # not weak-referenceable: encode without a memo
+        return [list(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    size = len(tokenizer)
     if held is None or held[0] != size or len(held[1]) > _MEMO_LIMIT:
-        held = (size, {})
-        try:
-            _MEMO[tokenizer] = held
-        except TypeError:
-            pass
+        held = _MEMO[tokenizer] = (size, {})
     memo = held[1]
     new = list(dict.fromkeys(t for t in texts if t not in memo))
     if new:
