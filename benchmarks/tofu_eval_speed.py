@@ -4,11 +4,14 @@ The model is the fixed random tiny Llama of ../shared/tools/make_tiny_llama.py (
 parameters); the suite is open-unlearning's forget10 evaluation: for 400 questions the answer
 probability, the paraphrased and 5 perturbed answers (truth ratio), ROUGE on 200 greedy tokens
 and extraction strength. open-unlearning runs it at 3.56 questions/s (batch 32) and 4.23/s
-(each metric at its best batch size) on the 2-core CPU machine kind (../shared/tools/README.md).
+(each metric at its best batch size) on the 2-core CPU machine kind (../shared/tools/README.md);
+`--generate-batch-size` sets generation's batch apart from scoring's (as open-unlearning's best-batch
+figure picks a batch size per metric).
 This script times our records layer (eval/records.py) on the same items, checks the four
 numbers against open-unlearning's (0.1% relative) and prints questions/s with the ratios.
 
     python benchmarks/tofu_eval_speed.py [--batch-sizes 32 64] [--data ../shared/data/tofu]
+    python benchmarks/tofu_eval_speed.py --batch-sizes 32 --generate-batch-size 400
     python benchmarks/tofu_eval_speed.py --device cuda --precision bf16 --batch-sizes 64 256
 
 On CUDA the timed pass follows one untimed warm-up pass (kernel selection, allocator).
@@ -45,6 +48,8 @@ def main() -> int:
     parser.add_argument("--model", help="the tiny Llama folder (default: built into a temp dir)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--generate-batch-size", type=int, default=0,
+                        help="prompts per generation batch (default: the scoring batch size)")
     args = parser.parse_args()
     model_dir = args.model
     if model_dir is None:
@@ -61,11 +66,11 @@ def main() -> int:
     for batch in args.batch_sizes:
         if device.type == "cuda":                 # warm-up, then time a synchronised pass
             make_records(model, tok, items[:batch], task.fmt, batch, task.fmt.max_new_tokens,
-                         args.precision)
+                         args.precision, generate_batch_size=args.generate_batch_size)
             torch.cuda.synchronize()
         start = time.perf_counter()
         records = make_records(model, tok, items, task.fmt, batch, task.fmt.max_new_tokens,
-                               args.precision)
+                               args.precision, generate_batch_size=args.generate_batch_size)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -73,7 +78,8 @@ def main() -> int:
         off = max(abs(scores[k]["mean"] / v - 1) for k, v in PARITY.items())
         rate = len(items) / seconds
         ratios = ", ".join(f"{rate / v:.2f}x open-unlearning's {k} ({v}/s)" for k, v in PEER.items())
-        print(f"batch {batch}: {seconds:.1f} s, {rate:.2f} questions/s; {ratios}; "
+        gen = f" (generation {args.generate_batch_size})" if args.generate_batch_size else ""
+        print(f"batch {batch}{gen}: {seconds:.1f} s, {rate:.2f} questions/s; {ratios}; "
               f"largest relative difference from its numbers {off:.1e}")
     return 0
 

@@ -7,7 +7,7 @@ import torch
 from conftest import examples, tiny_model
 
 from unlearnlab.methods import METHODS
-from unlearnlab.train.batches import collate, documents
+from unlearnlab.train.batches import ExampleSet, collate, documents
 from unlearnlab.train.forward import forward
 from unlearnlab.train.inputs import StepInputs
 from unlearnlab.train.loop import FINETUNE, TrainConfig, train
@@ -111,6 +111,42 @@ def test_forward_is_the_same_with_left_or_right_padding_and_any_batch_size():
             got = fw.token_logps[i][fw.mask[i].bool()]
             torch.testing.assert_close(got, one.token_logps[0][one.mask[0].bool()], atol=1e-5, rtol=0)
             assert got.numel() == n
+
+
+def test_counted_only_projects_the_counted_positions_alone():
+    """`counted_only`: the LM head sees exactly the counted positions, and their log-probs
+    and argmax hits are the full forward's; other positions stay 0."""
+    model = tiny_model()
+    ids = [[1, 5, 6, 7, 8, 9], [1, 10, 11, 12], [1, 13, 14, 15, 16, 17, 18, 19]]
+    masks = [[0, 0, 0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 0, 0, 0, 1, 1]]
+    batch = collate(ExampleSet(ids, masks), [0, 1, 2], 0)
+    rows = []
+    hook = model.lm_head.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[:-1]))
+    full = forward(model, batch, argmax=True)
+    fast = forward(model, batch, argmax=True, counted_only=True)
+    hook.remove()
+    assert rows == [torch.Size([3, 8]), torch.Size([3 + 2 + 2])]       # 7 counted targets
+    sel = fast.mask.bool()
+    torch.testing.assert_close(fast.token_logps[sel], full.token_logps[sel], rtol=1e-5, atol=1e-6)
+    assert torch.equal(fast.hits[sel], full.hits[sel])
+    assert not fast.token_logps[~sel].any() and not fast.hits[~sel].any()
+    torch.testing.assert_close(fast.seq_logps, full.seq_logps, rtol=1e-5, atol=1e-5)
+
+
+def test_greedy_answers_are_the_same_with_the_static_cache(monkeypatch):
+    """CPU generation preallocates the KV cache; the greedy tokens equal the default cache's."""
+    from unlearnlab.eval import records
+    from unlearnlab.models.tiny import train_tokenizer
+
+    tok = train_tokenizer(["a b c d e f g h i j k l m n o p q r s t"] * 4, 300)
+    model = tiny_model()
+    model.resize_token_embeddings(len(tok), mean_resizing=False)
+    prompts = ["a b", "c d e f g", "h", "i j k l"]
+    assert records._static_cache(model)["cache_implementation"] == "static"
+    static = records.greedy_answers(model, tok, prompts, 3, 12, stop=[])
+    monkeypatch.setattr(records, "_static_cache", lambda model: {})
+    assert records.greedy_answers(model, tok, prompts, 3, 12, stop=[]) == static
+    assert all(static)
 
 
 def test_question_records_do_not_depend_on_batch_size():

@@ -401,6 +401,7 @@ class UnlearnConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     batch_size: int = 64
+    generate_batch_size: int = 0      # prompts per greedy generation batch; 0 = batch_size
     max_new_tokens: int = 0           # greedy answer length; 0 = the task's (world 12, TOFU 200)
     utility_entities: int = 0         # non-target entities scored for utility; 0 = all
     docs_per_set: int = 100           # forget / held-out / retain documents scored (ppl, MIA); 0 = all
@@ -416,8 +417,9 @@ class EvalConfig:
         _one_of("clean_check", self.clean_check, ("warn", "refuse"))
         if not 0 <= self.clean_floor <= 1:
             raise UserError(f"clean_floor must be in [0, 1], got {self.clean_floor}")
-        if self.batch_size < 1 or self.max_new_tokens < 0:
-            raise UserError("batch_size must be >= 1 and max_new_tokens >= 0")
+        if self.batch_size < 1 or self.max_new_tokens < 0 or self.generate_batch_size < 0:
+            raise UserError("batch_size must be >= 1, generate_batch_size >= 0 (0 = batch_size) "
+                            "and max_new_tokens >= 0")
         if self.utility_entities < 0:
             raise UserError(f"eval.utility_entities must be >= 0 (0 = all), got "
                             f"{self.utility_entities}")

@@ -78,7 +78,7 @@ class Evaluator:
         cfg = self.cfg.eval
         questions = _sharded(lambda items: make_records(
             model, self.tokenizer, items, self.task.fmt, cfg.batch_size, self.max_new_tokens,
-            self.cfg.precision, scored), self.task.items)
+            self.cfg.precision, scored, cfg.generate_batch_size), self.task.items)
         if bar is not None:
             bar.update()
         docs = [r for group in doc_groups if group in self.doc_sets

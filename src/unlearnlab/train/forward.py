@@ -2,12 +2,18 @@
 
 `forward` returns per-token log-probabilities of the next token (only the gathered ones, via
 `cross_entropy`, never a stored full log-softmax unless asked), the loss mask shifted to
-match, and optionally the logits and one layer's hidden states.
+match, and optionally the logits and one layer's hidden states. With `counted_only` (scoring
+answers after prompts) the vocabulary projection runs at the counted positions only
+(transformers' boolean `logits_to_keep`), so prompt and padding positions cost no LM-head
+matmul, log-softmax or argmax; their `token_logps` and `hits` are left at 0.
 """
 
 from __future__ import annotations
 
+import inspect
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -37,14 +43,20 @@ class Forward:
 
 
 def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | None = None,
-            argmax: bool = False) -> Forward:
+            argmax: bool = False, counted_only: bool = False) -> Forward:
     # Positions count real tokens only, so a left-padded row scores like a right-padded one.
     position_ids = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
+    keep = None
+    if counted_only and not keep_logits and _takes_keep_mask(type(model)):
+        keep = torch.zeros_like(batch.input_ids, dtype=torch.bool)     # position t predicts t+1
+        keep[:, :-1] = batch.loss_mask[:, 1:].bool()
     out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                 position_ids=position_ids, output_hidden_states=hidden_layer is not None,
-                use_cache=False)
-    logits = out.logits[:, :-1].float()                            # (B, T-1, V)
+                use_cache=False, **({"logits_to_keep": keep} if keep is not None else {}))
     labels = batch.input_ids[:, 1:]                                # (B, T-1)
+    if keep is not None:
+        return _counted(out, batch, keep[:, :-1], labels, argmax, hidden_layer)
+    logits = out.logits[:, :-1].float()                            # (B, T-1, V)
     token_logps = -F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
     return Forward(
         token_logps=token_logps,
@@ -55,3 +67,29 @@ def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | 
         labels=labels,
         hits=(logits.argmax(-1) == labels) if argmax else None,
     )
+
+
+def _counted(out, batch: Batch, sel: torch.Tensor, labels: torch.Tensor, argmax: bool,
+             hidden_layer: int | None) -> Forward:
+    """`forward`'s result from logits computed at the counted positions `sel` only."""
+    logits = out.logits.float()                                    # (N, V), N = sel.sum()
+    targets = labels[sel]                                          # (N,), row-major like logits
+    token_logps = torch.zeros(labels.shape, dtype=logits.dtype, device=logits.device)
+    token_logps[sel] = -F.cross_entropy(logits, targets, reduction="none")
+    hits = None
+    if argmax:
+        hits = torch.zeros_like(sel)
+        hits[sel] = logits.argmax(-1) == targets
+    return Forward(token_logps=token_logps, mask=batch.loss_mask[:, 1:].to(token_logps.dtype),
+                   hidden=out.hidden_states[hidden_layer] if hidden_layer is not None else None,
+                   idx=batch.idx, labels=labels, hits=hits)
+
+
+@lru_cache(maxsize=None)
+def _takes_keep_mask(model_class: type) -> bool:
+    """Whether the model's forward takes a boolean `logits_to_keep` mask: its module slices
+    with transformers' `slice_logits_to_keep` (transformers 5). Other models (older
+    releases, remote code) get the full forward, as without `counted_only`."""
+    module = sys.modules.get(model_class.__module__)
+    return ("logits_to_keep" in inspect.signature(model_class.forward).parameters
+            and getattr(module, "slice_logits_to_keep", None) is not None)
