@@ -3,6 +3,7 @@
     python benchmarks/mfu.py                          # the default config's built-in model
     python benchmarks/mfu.py configs/restor_wikidata.yaml --steps 20
     python benchmarks/mfu.py --batch-sizes 32 64 128  # how batching changes it
+    python benchmarks/mfu.py --group-by-length        # also with train.group_by_length
 
 Runs the real pretraining loop (train/loop.py: forward, backward, clipping, AdamW) for
 `--steps` optimizer steps on the config's pretraining corpus, after 3 untimed warm-up steps,
@@ -43,10 +44,12 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best
 
 
-def token_counts(lengths: list[int], batch_size: int, steps: int, seed: int) -> tuple[int, int]:
+def token_counts(lengths: list[int], batch_size: int, steps: int, seed: int,
+                 grouped: bool = False) -> tuple[int, int]:
     """(real tokens, padded positions) of the loop's first `steps` micro-batches (the same
     seeded index stream the loop draws)."""
-    stream = index_stream(len(lengths), batch_size, random.Random(seed))
+    stream = index_stream(len(lengths), batch_size, random.Random(seed),
+                          lengths if grouped else None)
     real = padded = 0
     for _ in range(steps):
         batch = [lengths[i] for i in next(stream)]
@@ -60,6 +63,8 @@ def main() -> int:
     parser.add_argument("config", nargs="?")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-sizes", nargs="+", type=int)
+    parser.add_argument("--group-by-length", action="store_true",
+                        help="measure each batch size with train.group_by_length too")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     cfg = load_config(args.config, args.overrides)
@@ -72,22 +77,25 @@ def main() -> int:
           f"{peak / 1e9:.1f} GFLOP/s; corpus {len(lengths)} texts, mean {sum(lengths) / len(lengths):.1f} "
           f"tokens")
     for batch_size in args.batch_sizes or [cfg.pretrain.train.batch_size]:
-        model = build_model(cfg.pretrain.model, tokenizer, cfg.pretrain.seed)
-        n_params = sum(p.numel() for p in model.parameters())
-        recipe = dataclasses.replace(cfg.pretrain.train, batch_size=batch_size, max_steps=3)
-        train(model, FINETUNE, recipe, forget=data, pad_id=tokenizer.pad_token_id, seed=1,
-              progress=False)                                             # warm-up
-        recipe = dataclasses.replace(recipe, max_steps=args.steps)
-        start = time.perf_counter()
-        train(model, FINETUNE, recipe, forget=data, pad_id=tokenizer.pad_token_id,
-              seed=cfg.pretrain.seed, progress=False)
-        seconds = time.perf_counter() - start
-        real, padded = token_counts(lengths, batch_size, args.steps * recipe.grad_accum,
-                                    cfg.pretrain.seed)
-        rate = real / seconds
-        print(f"batch {batch_size}: {n_params / 1e6:.2f} M parameters, {args.steps} steps in "
-              f"{seconds:.1f} s, {rate:,.0f} tokens/s; MFU {6 * n_params * rate / peak:.1%} "
-              f"(padded positions: {6 * n_params * padded / seconds / peak:.1%})")
+        for grouped in ([False, True] if args.group_by_length else [False]):
+            model = build_model(cfg.pretrain.model, tokenizer, cfg.pretrain.seed)
+            n_params = sum(p.numel() for p in model.parameters())
+            recipe = dataclasses.replace(cfg.pretrain.train, batch_size=batch_size, max_steps=3,
+                                         group_by_length=grouped)
+            train(model, FINETUNE, recipe, forget=data, pad_id=tokenizer.pad_token_id, seed=1,
+                  progress=False)                                             # warm-up
+            recipe = dataclasses.replace(recipe, max_steps=args.steps)
+            start = time.perf_counter()
+            train(model, FINETUNE, recipe, forget=data, pad_id=tokenizer.pad_token_id,
+                  seed=cfg.pretrain.seed, progress=False)
+            seconds = time.perf_counter() - start
+            real, padded = token_counts(lengths, batch_size, args.steps * recipe.grad_accum,
+                                        cfg.pretrain.seed, grouped)
+            rate = real / seconds
+            print(f"batch {batch_size}{', grouped by length' if grouped else ''}: "
+                  f"{n_params / 1e6:.2f} M parameters, {args.steps} steps in {seconds:.1f} s, "
+                  f"{rate:,.0f} tokens/s; MFU {6 * n_params * rate / peak:.1%} "
+                  f"(padded positions: {6 * n_params * padded / seconds / peak:.1%})")
     return 0
 
 

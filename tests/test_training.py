@@ -211,3 +211,26 @@ def test_bf16_autocast_is_applied_on_cpu_too():
         full = layer(x)
     assert low.dtype == torch.bfloat16 and full.dtype == torch.float32
     assert torch.allclose(low.float(), full, atol=2e-2) and not torch.equal(low.float(), full)
+
+
+def test_group_by_length_batches_similar_lengths_and_covers_each_epoch():
+    """train.group_by_length: an epoch still visits every item once, batches hold items of
+    near-equal length (a window of 50 batches sorted, so here one sorted epoch), the batch
+    order is shuffled; without lengths the stream is the plain shuffled one."""
+    import random
+
+    from unlearnlab.train.loop import index_stream
+
+    lengths = [(i * 37) % 88 + 3 for i in range(64)]
+    grouped = index_stream(64, 8, random.Random(0), lengths)
+    epoch = [next(grouped) for _ in range(8)]
+    assert sorted(i for b in epoch for i in b) == list(range(64))
+    ranked = sorted(lengths)
+    spans = sorted(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch)
+    assert spans == sorted(ranked[k + 7] - ranked[k] for k in range(0, 64, 8))
+    firsts = [min(lengths[i] for i in b) for b in epoch]
+    assert firsts != sorted(firsts)                      # batches come in shuffled order
+    plain, rng = index_stream(64, 8, random.Random(0)), random.Random(0)
+    order = list(range(64))
+    rng.shuffle(order)
+    assert [next(plain) for _ in range(8)] == [order[k:k + 8] for k in range(0, 64, 8)]

@@ -41,6 +41,7 @@ class TrainConfig:
     warmup_ratio: float = 0.0
     scheduler: str = "linear"
     max_grad_norm: float = 1.0
+    group_by_length: bool = False  # batches of similar lengths (less padding; changes the batches)
 
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:

@@ -37,16 +37,34 @@ __all__ = ["FINETUNE", "Objective", "TrainConfig", "index_stream", "train"]
 EXPLODE = 1e3
 
 
-def index_stream(n: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
-    """Endless full batches of indices over shuffled epochs of `n` items."""
+def index_stream(n: int, batch_size: int, rng: random.Random,
+                 lengths: list[int] | None = None) -> Iterator[list[int]]:
+    """Endless full batches of indices over shuffled epochs of `n` items. With `lengths`
+    (`train.group_by_length`), each shuffled epoch is cut into windows of 50 batches, each
+    window is sorted by length and cut into batches, and the epoch's batches are shuffled:
+    batches of similar lengths waste little padding, in random order (as transformers'
+    LengthGroupedSampler)."""
     order: list[int] = []
     while True:
         while len(order) < batch_size:
             epoch = list(range(n))
             rng.shuffle(epoch)
+            if lengths is not None:
+                epoch = _grouped(epoch, lengths, batch_size, rng)
             order += epoch
         yield order[:batch_size]
         order = order[batch_size:]
+
+
+def _grouped(epoch: list[int], lengths: list[int], batch_size: int,
+             rng: random.Random) -> list[int]:
+    window = 50 * batch_size
+    chunks = []
+    for start in range(0, len(epoch), window):
+        ranked = sorted(epoch[start:start + window], key=lambda i: lengths[i])
+        chunks += [ranked[k:k + batch_size] for k in range(0, len(ranked), batch_size)]
+    rng.shuffle(chunks)
+    return [i for chunk in chunks for i in chunk]
 
 
 def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, pad_id: int,
@@ -82,8 +100,12 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
     name = {"constant": "constant_with_warmup"}.get(cfg.scheduler, cfg.scheduler)
     scheduler = get_scheduler(name, optimizer, num_warmup_steps=int(cfg.warmup_ratio * steps),
                               num_training_steps=steps)
-    forget_ids = index_stream(len(forget), cfg.batch_size, rng)
-    retain_ids = index_stream(len(retain), cfg.batch_size, rng) if objective.needs_retain else None
+    def lengths(examples: ExampleSet) -> list[int] | None:
+        return [len(ids) for ids in examples.input_ids] if cfg.group_by_length else None
+
+    forget_ids = index_stream(len(forget), cfg.batch_size, rng, lengths(forget))
+    retain_ids = (index_stream(len(retain), cfg.batch_size, rng, lengths(retain))
+                  if objective.needs_retain else None)
     device = next(model.parameters()).device
     model.train()
     curve = []
