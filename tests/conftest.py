@@ -41,12 +41,25 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(cache_dir, tmp_path_factory) -> Path:
-    """`unlearnlab run configs/tiny.yaml` through the CLI entry point; returns the run dir."""
+def tiny_cache(cache_dir, tmp_path_factory) -> Path:
+    """A model cache of this process's own for `tiny_run`: its clean model is always built
+    (not cached) however the test files are spread over xdist workers."""
+    return tmp_path_factory.mktemp("tiny-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cache, tmp_path_factory) -> Path:
+    """`unlearnlab run configs/tiny.yaml` through the CLI entry point (cache: `tiny_cache`);
+    returns the run dir."""
     from unlearnlab.cli import main
 
     runs = tmp_path_factory.mktemp("runs")
-    code = main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=first"])
+    shared = os.environ["UNLEARNLAB_CACHE"]
+    os.environ["UNLEARNLAB_CACHE"] = str(tiny_cache)
+    try:
+        code = main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=first"])
+    finally:
+        os.environ["UNLEARNLAB_CACHE"] = shared
     assert code == 0
     return runs / "first"
 

@@ -68,8 +68,9 @@ def test_saved_clean_model_loads_with_plain_transformers_and_answers(tiny_run):
     assert tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip() == fact["answers"][0]
 
 
-def test_same_config_and_seed_give_identical_results(tiny_run):
+def test_same_config_and_seed_give_identical_results(tiny_run, tiny_cache, monkeypatch):
     runs = tiny_run.parent
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tiny_cache))   # where tiny_run's clean model is
     assert main(["run", str(TINY), "--set", f"runs_dir={runs}", "--set", "name=second",
                  "--set", "resume=false"]) == 0             # computed again, not reused
     first = read_json(tiny_run / "results.json")
