@@ -131,16 +131,17 @@ def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
     return out
 
 
-@torch.no_grad()
 def _static_cache(model) -> dict:
     """On CPU, a preallocated KV cache: the default cache grows by concatenation, which copies
     every layer's keys and values at each step (80% of a 200-token generation's time on the
-    TOFU benchmark's tiny Llama). Same greedy tokens; no auto-compilation."""
+    TOFU benchmark's tiny Llama). The same greedy tokens up to float near-ties (1 of TOFU's
+    400 differs on a random model); no auto-compilation."""
     if model.device.type != "cpu" or not getattr(model, "_can_compile_fullgraph", False):
         return {}
     return {"cache_implementation": "static", "disable_compile": True}
 
 
+@torch.no_grad()
 def text_records(model, tokenizer, texts: list[Text], fmt: PromptFormat, group: str,
                  batch_size: int, precision: str = "fp32") -> list[dict]:
     """Per text (a document: BOS + text + EOS, every token after BOS counted; a pair: only
