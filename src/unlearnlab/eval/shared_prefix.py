@@ -13,12 +13,11 @@ position ids counted from each row's first real token, as in `train/forward.py`.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 import torch.nn.functional as F
 
 from unlearnlab.train.batches import ExampleSet
+from unlearnlab.train.forward import takes
 
 
 def shared_length(examples: ExampleSet, members: list[int]) -> int:
@@ -46,8 +45,7 @@ def score_groups(model, examples: ExampleSet, groups: list[tuple[int, list[int]]
         prefix[g, width - length:] = torch.tensor(examples.input_ids[members[0]][:length])
         prefix_mask[g, width - length:] = 1
     prefix, prefix_mask = prefix.to(device), prefix_mask.to(device)
-    keep = ({"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters
-            else {})                                 # only the prefix's last logits are read
+    keep = {"logits_to_keep": 1} if takes(type(model), "logits_to_keep") else {}  # last only
     first = model(input_ids=prefix, attention_mask=prefix_mask,
                   position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0), use_cache=True, **keep)
     cache = getattr(first, "cache", None) or first.past_key_values
@@ -82,5 +80,4 @@ def score_groups(model, examples: ExampleSet, groups: list[tuple[int, list[int]]
 def _cache_kwarg(model, cache) -> dict:
     """The cache argument under the name this transformers version takes (`cache` in
     recent releases, `past_key_values` before)."""
-    params = inspect.signature(model.forward).parameters
-    return {"cache": cache} if "cache" in params else {"past_key_values": cache}
+    return {"cache": cache} if takes(type(model), "cache") else {"past_key_values": cache}

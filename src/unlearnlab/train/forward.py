@@ -54,10 +54,12 @@ def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | 
                 position_ids=position_ids, output_hidden_states=hidden_layer is not None,
                 use_cache=False, **({"logits_to_keep": keep} if keep is not None else {}))
     labels = batch.input_ids[:, 1:]                                # (B, T-1)
-    if keep is not None:
-        return _counted(out, batch, keep[:, :-1], labels, argmax, hidden_layer)
-    logits = out.logits[:, :-1].float()                            # (B, T-1, V)
-    token_logps = -F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
+    if keep is None:
+        logits = out.logits[:, :-1].float()                        # (B, T-1, V)
+        token_logps = -F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
+        hits = (logits.argmax(-1) == labels) if argmax else None
+    else:                                   # logits (N, V) at the N counted positions, row-major
+        token_logps, hits = _at_counted(out.logits.float(), keep[:, :-1], labels, argmax)
     return Forward(
         token_logps=token_logps,
         mask=batch.loss_mask[:, 1:].to(token_logps.dtype),
@@ -65,31 +67,35 @@ def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | 
         hidden=out.hidden_states[hidden_layer] if hidden_layer is not None else None,
         idx=batch.idx,
         labels=labels,
-        hits=(logits.argmax(-1) == labels) if argmax else None,
+        hits=hits,
     )
 
 
-def _counted(out, batch: Batch, sel: torch.Tensor, labels: torch.Tensor, argmax: bool,
-             hidden_layer: int | None) -> Forward:
-    """`forward`'s result from logits computed at the counted positions `sel` only."""
-    logits = out.logits.float()                                    # (N, V), N = sel.sum()
-    targets = labels[sel]                                          # (N,), row-major like logits
+def _at_counted(logits: torch.Tensor, sel: torch.Tensor, labels: torch.Tensor,
+                argmax: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B, T-1) token log-probs and argmax hits from logits at the positions `sel` only;
+    0 elsewhere."""
+    targets = labels[sel]
     token_logps = torch.zeros(labels.shape, dtype=logits.dtype, device=logits.device)
     token_logps[sel] = -F.cross_entropy(logits, targets, reduction="none")
-    hits = None
-    if argmax:
-        hits = torch.zeros_like(sel)
-        hits[sel] = logits.argmax(-1) == targets
-    return Forward(token_logps=token_logps, mask=batch.loss_mask[:, 1:].to(token_logps.dtype),
-                   hidden=out.hidden_states[hidden_layer] if hidden_layer is not None else None,
-                   idx=batch.idx, labels=labels, hits=hits)
+    if not argmax:
+        return token_logps, None
+    hits = torch.zeros_like(sel)
+    hits[sel] = logits.argmax(-1) == targets
+    return token_logps, hits
 
 
 @lru_cache(maxsize=None)
+def takes(model_class: type, argument: str) -> bool:
+    """Whether the model class's forward takes `argument` (transformers renames and adds
+    them across releases)."""
+    return argument in inspect.signature(model_class.forward).parameters
+
+
 def _takes_keep_mask(model_class: type) -> bool:
     """Whether the model's forward takes a boolean `logits_to_keep` mask: its module slices
     with transformers' `slice_logits_to_keep` (transformers 5). Other models (older
     releases, remote code) get the full forward, as without `counted_only`."""
     module = sys.modules.get(model_class.__module__)
-    return ("logits_to_keep" in inspect.signature(model_class.forward).parameters
+    return (takes(model_class, "logits_to_keep")
             and getattr(module, "slice_logits_to_keep", None) is not None)
