@@ -42,6 +42,7 @@ class TrainConfig:
     scheduler: str = "linear"
     max_grad_norm: float = 1.0
     group_by_length: bool = False  # batches of similar lengths (less padding; changes the batches)
+    pack: bool = True            # each batch's examples packed into fewer rows (same batches)
 
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:

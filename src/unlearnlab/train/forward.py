@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from unlearnlab.train.batches import Batch
+from unlearnlab.train.packing import pack as packing_of
 
 
 @dataclass
@@ -43,30 +44,43 @@ class Forward:
 
 
 def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | None = None,
-            argmax: bool = False, counted_only: bool = False) -> Forward:
-    # Positions count real tokens only, so a left-padded row scores like a right-padded one.
-    position_ids = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
+            argmax: bool = False, counted_only: bool = False, pack: bool = False) -> Forward:
+    """The model on `batch`. pack: run it on the batch's examples packed into fewer rows
+    (train/packing.py) where the model allows; the outputs are the same up to rounding."""
+    packing = packing_of(batch) if pack and _packs(model) else None
+    if packing is None:     # positions count real tokens only: left padding scores as right
+        ids, attention = batch.input_ids, batch.attention_mask
+        position_ids = (attention.cumsum(-1) - 1).clamp(min=0)
+    else:                   # no mask: restarting positions separate the examples
+        ids, attention, position_ids = packing.input_ids, None, packing.position_ids
     keep = None
     if counted_only and not keep_logits and _takes_keep_mask(type(model)):
         keep = torch.zeros_like(batch.input_ids, dtype=torch.bool)     # position t predicts t+1
         keep[:, :-1] = batch.loss_mask[:, 1:].bool()
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                position_ids=position_ids, output_hidden_states=hidden_layer is not None,
-                use_cache=False, **({"logits_to_keep": keep} if keep is not None else {}))
-    labels = batch.input_ids[:, 1:]                                # (B, T-1)
+        keep = keep if packing is None else packing.repack(keep)
+    out = model(input_ids=ids, attention_mask=attention, position_ids=position_ids,
+                output_hidden_states=hidden_layer is not None, use_cache=False,
+                **({"logits_to_keep": keep} if keep is not None else {}))
+    labels = ids[:, 1:]                                            # (rows, T-1)
+    logits = hits = None
     if keep is None:
-        logits = out.logits[:, :-1].float()                        # (B, T-1, V)
+        logits = out.logits[:, :-1].float()                        # (rows, T-1, V)
         token_logps = -F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
         hits = (logits.argmax(-1) == labels) if argmax else None
     else:                                   # logits (N, V) at the N counted positions, row-major
         token_logps, hits = _at_counted(out.logits.float(), keep[:, :-1], labels, argmax)
+    hidden = out.hidden_states[hidden_layer] if hidden_layer is not None else None
+    logits = logits if keep_logits else None
+    if packing is not None:
+        token_logps, hits, logits, hidden = (None if x is None else packing.unpack(x)
+                                             for x in (token_logps, hits, logits, hidden))
     return Forward(
         token_logps=token_logps,
         mask=batch.loss_mask[:, 1:].to(token_logps.dtype),
-        logits=logits if keep_logits else None,
-        hidden=out.hidden_states[hidden_layer] if hidden_layer is not None else None,
+        logits=logits,
+        hidden=hidden,
         idx=batch.idx,
-        labels=labels,
+        labels=batch.input_ids[:, 1:],
         hits=hits,
     )
 
@@ -99,3 +113,13 @@ def _takes_keep_mask(model_class: type) -> bool:
     module = sys.modules.get(model_class.__module__)
     return (takes(model_class, "logits_to_keep")
             and getattr(module, "slice_logits_to_keep", None) is not None)
+
+
+def _packs(model) -> bool:
+    """Whether `model` (unwrapped from PEFT) builds its attention mask with transformers'
+    `create_causal_mask`, which reads restarting position ids as separate sequences, and
+    takes `position_ids` (train/packing.py)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cls = type(base)
+    module = sys.modules.get(cls.__module__)
+    return getattr(module, "create_causal_mask", None) is not None and takes(cls, "position_ids")

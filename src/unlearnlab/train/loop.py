@@ -118,7 +118,7 @@ def train(model, objective: Objective, cfg: TrainConfig, *, forget: ExampleSet, 
                 recorder.observe(model, forget, idx)
             with autocast(device, precision):
                 inputs = _step_inputs(model, objective, forget, idx, alt, retain, retain_ids,
-                                      reference, pad_id, device)
+                                      reference, pad_id, device, cfg.pack)
                 loss, stats = objective.loss(inputs)
             (loss / cfg.grad_accum).backward()
             for key, value in {"loss": loss.item(), **stats}.items():
@@ -160,7 +160,7 @@ def _diverging(loss: float, grad_norm: float, curve: list[dict]) -> str | None:
 
 
 def _step_inputs(model, objective: Objective, forget, forget_idx, alt, retain, retain_ids,
-                 reference, pad_id, device) -> StepInputs:
+                 reference, pad_id, device, pack: bool) -> StepInputs:
     inputs = StepInputs()
     forget_idx = distributed.shard(forget_idx)              # this rank's share of the batch
     sets = {"forget": (forget, forget_idx) if objective.needs_forget else None,
@@ -173,7 +173,7 @@ def _step_inputs(model, objective: Objective, forget, forget_idx, alt, retain, r
         batch = collate(chosen[0], chosen[1], pad_id).to(device)
         hidden = objective.hidden_layer if name in ("forget", "retain") else None
         setattr(inputs, name, forward(model, batch, keep_logits=name in objective.logits,
-                                      hidden_layer=hidden))
+                                      hidden_layer=hidden, pack=pack))
         for kind in objective.refs:
             if kind.startswith(name + "_"):
                 inputs.ref[kind] = reference.get(kind, batch)

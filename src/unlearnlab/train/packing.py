@@ -1,0 +1,101 @@
+"""Sequence packing within a batch: the same examples, fewer padded positions.
+
+A right-padded batch of B examples of lengths n_1..n_B and width T = max n_b is laid out as
+R <= B rows of width T, each holding several whole examples end to end (first-fit
+decreasing). Position ids restart at 0 at each example, and transformers' causal-mask
+builder reads a restart as the start of a new sequence (`find_packed_sequence_indices`),
+so attention stays within each example: every token sees exactly the tokens it sees in the
+padded batch, at the same positions, and its logits are the padded batch's up to
+floating-point rounding. The batch's examples, its loss and its gradient are unchanged;
+only padding positions — which the linear layers, the LM head and the log-softmax would
+otherwise compute — go away. Outputs are mapped back to the padded (B, T) layout, so
+nothing downstream knows.
+
+Packing applies to models whose module builds its mask with transformers'
+`create_causal_mask` and takes `position_ids` (Llama, Mistral, Qwen, GPT-2, ... in
+transformers 5), unwrapped from PEFT adapters; others get the padded batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unlearnlab.train.batches import Batch
+
+
+@dataclass
+class Packing:
+    input_ids: torch.Tensor       # (R, T) examples end to end, pad after the last one
+    position_ids: torch.Tensor    # (R, T) restarting at 0 at each example (and at the pad tail)
+    rows: torch.Tensor            # (B,) the row of each example
+    offsets: torch.Tensor         # (B,) where it starts in its row
+    lengths: torch.Tensor         # (B,) its number of tokens
+
+    def unpack(self, x: torch.Tensor) -> torch.Tensor:
+        """(R, W, ...) values at the packed rows' positions -> (B, W, ...) in the padded
+        layout: position t of example b is position offsets[b] + t of its row. W is T for
+        per-token values (hidden states, logits) and T - 1 for next-token values (position t
+        scores token t + 1); where the padded layout has padding (t >= n_b, or n_b - 1 for
+        next-token values), 0."""
+        width = x.shape[1]
+        t = torch.arange(width, device=x.device)[None, :]
+        valid = t < self.lengths[:, None] - (self.input_ids.shape[1] - width)
+        flat = torch.where(valid, self.rows[:, None] * width + self.offsets[:, None] + t, 0)
+        out = x.reshape(-1, *x.shape[2:])[flat.reshape(-1)].reshape(*flat.shape, *x.shape[2:])
+        valid = valid.reshape(*valid.shape, *(1,) * (x.dim() - 2))
+        return torch.where(valid, out, torch.zeros((), dtype=out.dtype, device=out.device))
+
+    def repack(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T) values in the padded layout -> (R, T) in the packed one (0 in the pad tail)."""
+        width = x.shape[1]
+        t = torch.arange(width, device=x.device)[None, :]
+        valid = t < self.lengths[:, None]
+        flat = self.rows[:, None] * width + self.offsets[:, None] + t
+        out = x.new_zeros(self.input_ids.shape)
+        out.view(-1)[flat[valid]] = x[valid]
+        return out
+
+
+def pack(batch: Batch) -> Packing | None:
+    """The batch packed into fewer rows, or None when it would not save a row or the batch
+    is not right-padded (left-padded prompts are generation's, never packed)."""
+    attention = batch.attention_mask
+    lengths = attention.sum(-1)
+    width = attention.shape[1]
+    if not bool((attention == (torch.arange(width, device=attention.device)[None, :]
+                               < lengths[:, None])).all()):
+        return None
+    sizes = lengths.tolist()
+    rows, offsets, n_rows = first_fit(sizes, width)
+    if n_rows == len(sizes):
+        return None
+    device = batch.input_ids.device
+    input_ids = torch.zeros((n_rows, width), dtype=batch.input_ids.dtype, device=device)
+    position_ids = torch.zeros((n_rows, width), dtype=torch.long, device=device)
+    used = [0] * n_rows
+    for b, (r, o, n) in enumerate(zip(rows, offsets, sizes)):
+        input_ids[r, o:o + n] = batch.input_ids[b, :n]
+        position_ids[r, o:o + n] = torch.arange(n, device=device)
+        used[r] += n
+    for r, end in enumerate(used):                # the pad tail: a sequence of its own
+        position_ids[r, end:] = torch.arange(width - end, device=device)
+    as_tensor = lambda v: torch.tensor(v, dtype=torch.long, device=device)   # noqa: E731
+    return Packing(input_ids, position_ids, as_tensor(rows), as_tensor(offsets), lengths)
+
+
+
+def first_fit(sizes: list[int], width: int) -> tuple[list[int], list[int], int]:
+    """First-fit decreasing: each item's row and offset in rows of `width`, and the number
+    of rows. Items are placed longest first (ties by index), each in the first row with
+    room, so the layout depends only on the sizes."""
+    free: list[int] = []                      # room left in each row
+    rows, offsets = [0] * len(sizes), [0] * len(sizes)
+    for b in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
+        r = next((r for r, room in enumerate(free) if room >= sizes[b]), len(free))
+        if r == len(free):
+            free.append(width)
+        rows[b], offsets[b] = r, width - free[r]
+        free[r] -= sizes[b]
+    return rows, offsets, len(free)
