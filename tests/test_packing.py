@@ -95,6 +95,7 @@ def test_packed_gradients_equal_the_padded_ones():
 @pytest.mark.parametrize("method", [None, "npo_retain", "kl"])
 def test_training_with_packing_follows_the_padded_curve(method):
     """Same batches, same steps: the loss curves agree to rounding (train.pack on and off)."""
+    assert pack(collate(ragged(12, 0), list(range(6)), 0)) is not None     # packing happens
     spec = METHODS.get(method) if method else None
     objective = spec.objective(spec.hyperparams({})) if spec else FINETUNE
     curves, states = [], []
@@ -112,3 +113,23 @@ def test_training_with_packing_follows_the_padded_curve(method):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4, abs=1e-6)
     for name, value in states[0].items():
         torch.testing.assert_close(states[1][name], value, rtol=1e-4, atol=1e-5)
+
+
+class _Opaque(torch.nn.Module):
+    """A model whose code the packer cannot vouch for (not transformers' mask builder)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.widths = inner, []
+
+    def forward(self, input_ids, attention_mask=None, **kw):
+        self.widths.append(tuple(input_ids.shape))
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask, **kw)
+
+
+def test_a_model_the_packer_cannot_vouch_for_gets_the_padded_batch():
+    model, batch = _Opaque(tiny_model()), _batch()
+    packed = forward(model, batch, pack=True)
+    assert model.widths == [tuple(batch.input_ids.shape)]
+    padded = forward(model.inner, batch)
+    torch.testing.assert_close(packed.token_logps, padded.token_logps)

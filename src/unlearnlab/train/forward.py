@@ -117,9 +117,13 @@ def _takes_keep_mask(model_class: type) -> bool:
 
 def _packs(model) -> bool:
     """Whether `model` (unwrapped from PEFT) builds its attention mask with transformers'
-    `create_causal_mask`, which reads restarting position ids as separate sequences, and
-    takes `position_ids` (train/packing.py)."""
+    `create_causal_mask`, in a release whose mask builder reads restarting position ids as
+    separate sequences (`find_packed_sequence_indices`), and takes `position_ids`
+    (train/packing.py). Older releases get padded batches."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     cls = type(base)
     module = sys.modules.get(cls.__module__)
-    return getattr(module, "create_causal_mask", None) is not None and takes(cls, "position_ids")
+    masking = sys.modules.get("transformers.masking_utils")   # loaded by any module using it
+    return (getattr(module, "create_causal_mask", None) is not None
+            and getattr(masking, "find_packed_sequence_indices", None) is not None
+            and takes(cls, "position_ids"))
