@@ -27,32 +27,33 @@ from unlearnlab.train.batches import Batch
 
 @dataclass
 class Packing:
-    input_ids: torch.Tensor       # (R, T) examples end to end, pad after the last one
+    input_ids: torch.Tensor       # (R, T) examples end to end, then a pad tail
     position_ids: torch.Tensor    # (R, T) restarting at 0 at each example (and at the pad tail)
     rows: torch.Tensor            # (B,) the row of each example
     offsets: torch.Tensor         # (B,) where it starts in its row
     lengths: torch.Tensor         # (B,) its number of tokens
 
+    def _where(self, width: int, shorter: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, width) flat index into (R, width) of position t of each example, and whether
+        t is within the example (t < n_b - shorter)."""
+        t = torch.arange(width, device=self.rows.device)[None, :]
+        valid = t < self.lengths[:, None] - shorter
+        return torch.where(valid, self.rows[:, None] * width + self.offsets[:, None] + t, 0), valid
+
     def unpack(self, x: torch.Tensor) -> torch.Tensor:
         """(R, W, ...) values at the packed rows' positions -> (B, W, ...) in the padded
         layout: position t of example b is position offsets[b] + t of its row. W is T for
         per-token values (hidden states, logits) and T - 1 for next-token values (position t
-        scores token t + 1); where the padded layout has padding (t >= n_b, or n_b - 1 for
-        next-token values), 0."""
-        width = x.shape[1]
-        t = torch.arange(width, device=x.device)[None, :]
-        valid = t < self.lengths[:, None] - (self.input_ids.shape[1] - width)
-        flat = torch.where(valid, self.rows[:, None] * width + self.offsets[:, None] + t, 0)
+        scores token t + 1, so only t < n_b - 1 is the example's); 0 where the padded layout
+        has padding."""
+        flat, valid = self._where(x.shape[1], self.input_ids.shape[1] - x.shape[1])
         out = x.reshape(-1, *x.shape[2:])[flat.reshape(-1)].reshape(*flat.shape, *x.shape[2:])
         valid = valid.reshape(*valid.shape, *(1,) * (x.dim() - 2))
         return torch.where(valid, out, torch.zeros((), dtype=out.dtype, device=out.device))
 
     def repack(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T) values in the padded layout -> (R, T) in the packed one (0 in the pad tail)."""
-        width = x.shape[1]
-        t = torch.arange(width, device=x.device)[None, :]
-        valid = t < self.lengths[:, None]
-        flat = self.rows[:, None] * width + self.offsets[:, None] + t
+        flat, valid = self._where(x.shape[1])
         out = x.new_zeros(self.input_ids.shape)
         out.view(-1)[flat[valid]] = x[valid]
         return out
@@ -64,26 +65,25 @@ def pack(batch: Batch) -> Packing | None:
     attention = batch.attention_mask
     lengths = attention.sum(-1)
     width = attention.shape[1]
-    if not bool((attention == (torch.arange(width, device=attention.device)[None, :]
-                               < lengths[:, None])).all()):
+    positions = torch.arange(width, device=attention.device)[None, :]
+    if not bool((attention == (positions < lengths[:, None])).all()):
         return None
     sizes = lengths.tolist()
     rows, offsets, n_rows = first_fit(sizes, width)
     if n_rows == len(sizes):
         return None
-    device = batch.input_ids.device
-    input_ids = torch.zeros((n_rows, width), dtype=batch.input_ids.dtype, device=device)
-    position_ids = torch.zeros((n_rows, width), dtype=torch.long, device=device)
-    used = [0] * n_rows
-    for b, (r, o, n) in enumerate(zip(rows, offsets, sizes)):
-        input_ids[r, o:o + n] = batch.input_ids[b, :n]
-        position_ids[r, o:o + n] = torch.arange(n, device=device)
-        used[r] += n
-    for r, end in enumerate(used):                # the pad tail: a sequence of its own
-        position_ids[r, end:] = torch.arange(width - end, device=device)
-    as_tensor = lambda v: torch.tensor(v, dtype=torch.long, device=device)   # noqa: E731
-    return Packing(input_ids, position_ids, as_tensor(rows), as_tensor(offsets), lengths)
-
+    as_tensor = lambda v: torch.tensor(v, dtype=torch.long, device=attention.device)  # noqa: E731
+    rows_t, offsets_t = as_tensor(rows), as_tensor(offsets)
+    used = torch.zeros(n_rows, dtype=torch.long, device=attention.device)
+    used.index_add_(0, rows_t, lengths)
+    # the pad tail of each row counts up from 0: a sequence of its own
+    position_ids = (positions - used[:, None]).clamp(min=0).expand(n_rows, width).contiguous()
+    packing = Packing(batch.input_ids.new_zeros((n_rows, width)), position_ids, rows_t,
+                      offsets_t, lengths)
+    flat, valid = packing._where(width)
+    packing.input_ids.view(-1)[flat[valid]] = batch.input_ids[valid]
+    packing.position_ids.view(-1)[flat[valid]] = positions.expand_as(valid)[valid]
+    return packing
 
 
 def first_fit(sizes: list[int], width: int) -> tuple[list[int], list[int], int]:
