@@ -133,3 +133,35 @@ def test_a_model_the_packer_cannot_vouch_for_gets_the_padded_batch():
     assert model.widths == [tuple(batch.input_ids.shape)]
     padded = forward(model.inner, batch)
     torch.testing.assert_close(packed.token_logps, padded.token_logps)
+
+
+def _opt():
+    from transformers import OPTConfig, OPTForCausalLM
+    torch.manual_seed(0)
+    return OPTForCausalLM(OPTConfig(vocab_size=40, hidden_size=32, ffn_dim=64, num_hidden_layers=2,
+                                    num_attention_heads=2, max_position_embeddings=64,
+                                    word_embed_proj_dim=32, dropout=0.0, pad_token_id=0))
+
+
+def _gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=40, n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+
+
+@pytest.mark.parametrize("build, packs", [(_gpt2, True), (_opt, False)])
+def test_the_self_check_packs_only_where_packing_scores_like_padding(build, packs):
+    """GPT-2 packs (learned absolute positions from position_ids); OPT builds its mask the
+    same way but derives positions its own way, so its packed scores differ: the check
+    catches it and OPT gets padded batches. Either way the outputs are the padded ones."""
+    model, batch = build(), _batch()
+    widths = []
+    hook = model.register_forward_pre_hook(
+        lambda m, args, kw: widths.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    packed = forward(model, batch, pack=True)
+    hook.remove()
+    assert (widths[-1] < len(batch.input_ids)) == packs
+    padded = forward(model, batch)
+    sel = padded.mask.bool()
+    torch.testing.assert_close(packed.token_logps[sel], padded.token_logps[sel], rtol=1e-5, atol=1e-6)

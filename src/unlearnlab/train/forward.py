@@ -116,14 +116,51 @@ def _takes_keep_mask(model_class: type) -> bool:
 
 
 def _packs(model) -> bool:
-    """Whether `model` (unwrapped from PEFT) builds its attention mask with transformers'
+    """Whether packing gives `model` the padded batch's outputs (train/packing.py). The model
+    (unwrapped from PEFT) must build its attention mask with transformers'
     `create_causal_mask`, in a release whose mask builder reads restarting position ids as
-    separate sequences (`find_packed_sequence_indices`), and takes `position_ids`
-    (train/packing.py). Older releases get padded batches."""
+    separate sequences (`find_packed_sequence_indices`), and take `position_ids`; and, once
+    per model class and attention implementation, a packed three-example batch must score
+    like the padded one (some models, e.g. OPT, derive positions their own way). Others get
+    padded batches."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     cls = type(base)
-    module = sys.modules.get(cls.__module__)
-    masking = sys.modules.get("transformers.masking_utils")   # loaded by any module using it
-    return (getattr(module, "create_causal_mask", None) is not None
-            and getattr(masking, "find_packed_sequence_indices", None) is not None
-            and takes(cls, "position_ids"))
+    key = (cls, getattr(getattr(base, "config", None), "_attn_implementation", None))
+    if key not in _PACKS:
+        module = sys.modules.get(cls.__module__)
+        masking = sys.modules.get("transformers.masking_utils")   # loaded by any module using it
+        _PACKS[key] = (getattr(module, "create_causal_mask", None) is not None
+                       and getattr(masking, "find_packed_sequence_indices", None) is not None
+                       and takes(cls, "position_ids") and _packs_like_padded(model))
+    return _PACKS[key]
+
+
+_PACKS: dict[tuple, bool] = {}
+
+
+@torch.no_grad()
+def _packs_like_padded(model) -> bool:
+    """Examples of 4, 2 and 2 tokens (two rows packed, three padded): the same log-probs, in
+    the model's own precision (no autocast; half-precision weights get a looser tolerance)?"""
+    vocab = model.get_output_embeddings().weight.shape[0]
+    rows = [[1, 2, 3, 4], [5, 6], [7, 8]]
+    ids = torch.tensor([r + [0] * (4 - len(r)) for r in rows]) % vocab
+    attention = torch.tensor([[1] * len(r) + [0] * (4 - len(r)) for r in rows])
+    weight = next(model.parameters())
+    batch = Batch(ids, attention, attention.float(), torch.arange(3)).to(weight.device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.autocast(weight.device.type, enabled=False):
+            padded = forward(model, batch)
+            packing = packing_of(batch)
+            out = model(input_ids=packing.input_ids, position_ids=packing.position_ids,
+                        attention_mask=None, use_cache=False)
+        logps = torch.log_softmax(out.logits[:, :-1].float(), -1).gather(
+            -1, packing.input_ids[:, 1:, None])[..., 0]
+        packed = packing.unpack(logps)
+    finally:
+        model.train(was_training)
+    keep = padded.mask.bool()
+    tol = 1e-4 if weight.dtype == torch.float32 else 5e-2
+    return bool(torch.allclose(packed[keep], padded.token_logps[keep], rtol=tol, atol=tol))
