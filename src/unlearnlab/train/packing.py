@@ -11,9 +11,10 @@ only padding positions — which the linear layers, the LM head and the log-soft
 otherwise compute — go away. Outputs are mapped back to the padded (B, T) layout, so
 nothing downstream knows.
 
-Packing applies to models whose module builds its mask with transformers'
-`create_causal_mask` and takes `position_ids` (Llama, Mistral, Qwen, GPT-2, ... in
-transformers 5), unwrapped from PEFT adapters; others get the padded batch.
+Which models pack is decided in train/forward.py (`_packs`): transformers' mask builder with
+packed-sequence detection, `position_ids`, and a once-per-class self-check that a packed
+batch scores like the padded one (Llama, Mistral, Qwen2, Gemma, Phi-3, GPT-NeoX, GPT-2 pass
+in transformers 5.24; OPT does not). Other models get the padded batch.
 """
 
 from __future__ import annotations
