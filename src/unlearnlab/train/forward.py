@@ -5,7 +5,9 @@
 match, and optionally the logits and one layer's hidden states. With `counted_only` (scoring
 answers after prompts) the vocabulary projection runs at the counted positions only
 (transformers' boolean `logits_to_keep`), so prompt and padding positions cost no LM-head
-matmul, log-softmax or argmax; their `token_logps` and `hits` are left at 0.
+matmul, log-softmax or argmax; their `token_logps` and `hits` are left at 0. With `pack`
+(training) the batch's examples run packed into fewer rows (train/packing.py) and the
+outputs come back in the padded layout.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from unlearnlab.train.batches import Batch
+from unlearnlab.train.packing import Packing
 from unlearnlab.train.packing import pack as packing_of
 
 
@@ -48,6 +51,12 @@ def forward(model, batch: Batch, keep_logits: bool = False, hidden_layer: int | 
     """The model on `batch`. pack: run it on the batch's examples packed into fewer rows
     (train/packing.py) where the model allows; the outputs are the same up to rounding."""
     packing = packing_of(batch) if pack and _packs(model) else None
+    return _run(model, batch, packing, keep_logits, hidden_layer, argmax, counted_only)
+
+
+def _run(model, batch: Batch, packing: Packing | None, keep_logits: bool,
+         hidden_layer: int | None, argmax: bool, counted_only: bool) -> Forward:
+    """`forward` on the padded batch (packing None) or on its packed rows."""
     if packing is None:     # positions count real tokens only: left padding scores as right
         ids, attention = batch.input_ids, batch.attention_mask
         position_ids = (attention.cumsum(-1) - 1).clamp(min=0)
@@ -152,15 +161,11 @@ def _packs_like_padded(model) -> bool:
     model.eval()
     try:
         with torch.autocast(weight.device.type, enabled=False):
-            padded = forward(model, batch)
-            packing = packing_of(batch)
-            out = model(input_ids=packing.input_ids, position_ids=packing.position_ids,
-                        attention_mask=None, use_cache=False)
-        logps = torch.log_softmax(out.logits[:, :-1].float(), -1).gather(
-            -1, packing.input_ids[:, 1:, None])[..., 0]
-        packed = packing.unpack(logps)
+            padded = _run(model, batch, None, False, None, False, False)
+            packed = _run(model, batch, packing_of(batch), False, None, False, False)
     finally:
         model.train(was_training)
     keep = padded.mask.bool()
     tol = 1e-4 if weight.dtype == torch.float32 else 5e-2
-    return bool(torch.allclose(packed[keep], padded.token_logps[keep], rtol=tol, atol=tol))
+    return bool(torch.allclose(packed.token_logps[keep], padded.token_logps[keep],
+                               rtol=tol, atol=tol))
