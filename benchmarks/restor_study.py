@@ -9,7 +9,9 @@ README's tables from the saved results.
 Each (corpus, seed) is one single-seed `unlearnlab run configs/restor_wikidata.yaml --set
 restor.corpus=K --set seeds=[S]` into runs/restor-study/k<K>-seed<S> (the clean model is trained
 once and cached), so a study that is stopped keeps every finished run; a finished folder is
-reused. `--parallel N` runs N of them at once (a GPU, or a machine with many cores: with
+reused. Every finished run is also kept, gzipped, in benchmarks/results/restor_study/
+(`--keep`; committed, so the tables can be rebuilt and a study resumed on another machine
+without the run folders): a run kept there is not run again. `--parallel N` runs N of them at once (a GPU, or a machine with many cores: with
 `--threads 1` each takes one core). The tables combine the seeds found (unlearnlab.aggregate, as a `seeds` run does):
 target accuracy per model (mean over seeds ± half-width of the 95% t-interval over seeds; with
 one seed, ± half-width of the Wilson interval over its questions), the injected-value coverage,
@@ -19,6 +21,7 @@ the corrupted rate and the logit probe. `--threads 1` leaves a core free for oth
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -28,12 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+KEEP = ROOT / "benchmarks" / "results" / "restor_study"
 MODELS = ("clean", "corrupted", "ga", "kl", "npo", "npo_retain", "simnpo", "task_vector")
 
 
-def run(corpus: str, seed: int, runs_dir: Path, extra: list[str], env: dict) -> Path:
+def run(corpus: str, seed: int, runs_dir: Path, extra: list[str], env: dict, keep: Path) -> Path:
     out = runs_dir / f"k{corpus}-seed{seed}"
-    if (out / "results.json").is_file():
+    if (out / "results.json").is_file() or (keep / f"{out.name}.json.gz").is_file():
         return out
     cmd = [sys.executable, "-m", "unlearnlab", "run", str(ROOT / "configs" / "restor_wikidata.yaml"),
            "--set", f"restor.corpus={corpus}", "--set", f"seeds=[{seed}]",
@@ -45,14 +49,35 @@ def run(corpus: str, seed: int, runs_dir: Path, extra: list[str], env: dict) -> 
     return out
 
 
-def combined(folders: list[Path]) -> dict:
-    """One results dict for a corpus: the single run, or the seeds' runs aggregated."""
-    per_seed = {}
-    for folder in folders:
+def finished(folder: Path, keep: Path) -> dict | None:
+    """One (corpus, seed) run's results: from its run folder (then kept, with the wall time and
+    code version from its manifest, in `keep`), else from `keep`; None when neither has it."""
+    kept = keep / f"{folder.name}.json.gz"
+    if (folder / "results.json").is_file():
         seed = int(folder.name.rsplit("seed", 1)[1])
         inner = folder / f"seed-{seed}" / "results.json"      # a `seeds: [S]` run keeps its
         path = inner if inner.is_file() else folder / "results.json"   # items per seed
-        per_seed[seed] = json.loads(path.read_text())
+        results = json.loads(path.read_text())
+        if not kept.is_file():
+            manifest = json.loads(path.with_name("manifest.json").read_text())
+            results["study"] = {k: manifest.get(k) for k in
+                                ("config_hash", "versions", "device", "environment",
+                                 "wall_time_s", "wall_time_total_s")}
+            keep.mkdir(parents=True, exist_ok=True)
+            tmp = kept.with_suffix(".tmp")
+            with gzip.open(tmp, "wt", encoding="utf-8") as f:
+                json.dump(results, f)
+            tmp.replace(kept)
+        return results
+    if kept.is_file():
+        with gzip.open(kept, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    return None
+
+
+def combined(per_seed: dict[int, dict]) -> dict:
+    """One results dict for a corpus: the single run, or the seeds' runs aggregated."""
+    per_seed = {s: {k: v for k, v in r.items() if k != "study"} for s, r in per_seed.items()}
     if len(per_seed) == 1:
         return next(iter(per_seed.values()))
     from unlearnlab.aggregate import aggregate
@@ -103,22 +128,24 @@ def main() -> int:
     parser.add_argument("--tables-only", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores)")
     parser.add_argument("--parallel", type=int, default=1, help="runs at once (default 1)")
+    parser.add_argument("--keep", default=str(KEEP),
+                        help="folder of the kept (gzipped) results (default: %(default)s)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run (key=value)")
     args = parser.parse_args()
-    runs_dir = Path(args.runs_dir).resolve()
+    runs_dir, keep = Path(args.runs_dir).resolve(), Path(args.keep).resolve()
     env = dict(os.environ)
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if not args.tables_only:                     # every corpus's first seed before any second seed
         todo = [(corpus, seed) for seed in args.seeds for corpus in args.corpora]
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
-            list(pool.map(lambda cs: run(*cs, runs_dir, args.overrides, env), todo))
+            list(pool.map(lambda cs: run(*cs, runs_dir, args.overrides, env, keep), todo))
     runs = {}
     for corpus in args.corpora:
-        folders = [runs_dir / f"k{corpus}-seed{s}" for s in args.seeds]
-        folders = [f for f in folders if (f / "results.json").is_file()]
-        if folders:
-            runs[corpus] = combined(folders)
+        per_seed = {s: finished(runs_dir / f"k{corpus}-seed{s}", keep) for s in args.seeds}
+        per_seed = {s: r for s, r in per_seed.items() if r is not None}
+        if per_seed:
+            runs[corpus] = combined(per_seed)
     print(tables(runs))
     return 0
 
