@@ -94,11 +94,18 @@ def test_packed_gradients_equal_the_padded_ones():
 
 @pytest.mark.parametrize("method", [None, "npo_retain", "kl"])
 def test_training_with_packing_follows_the_padded_curve(method):
-    """Same batches, same steps: the loss curves agree to rounding (train.pack on and off)."""
+    """Same batches, same steps: the loss curves agree to rounding (train.pack on and off), and
+    so do the weights' updates. Those are compared per tensor as the norm of the difference
+    over the norm of the padded run's update: AdamW divides each gradient by its running
+    size, so where a gradient is rounding noise (kl's KL term is exactly zero at the first
+    step, the model being its own reference) the noise moves a weight by up to lr, and an
+    elementwise tolerance would be a test of float luck. Training on other data instead gives
+    a relative difference above 1 for every tensor."""
     assert pack(collate(ragged(12, 0), list(range(6)), 0)) is not None     # packing happens
     spec = METHODS.get(method) if method else None
     objective = spec.objective(spec.hyperparams({})) if spec else FINETUNE
     curves, states = [], []
+    init = tiny_model().state_dict()
     for packed in (False, True):
         model = tiny_model()
         reference = None
@@ -111,8 +118,10 @@ def test_training_with_packing_follows_the_padded_curve(method):
         states.append(model.state_dict())
     for a, b in zip(*curves):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4, abs=1e-6)
-    for name, value in states[0].items():
-        torch.testing.assert_close(states[1][name], value, rtol=1e-4, atol=1e-5)
+    for name, start in init.items():
+        update = states[0][name] - start
+        if update.norm() > 0:
+            assert (states[1][name] - states[0][name]).norm() <= 1e-2 * update.norm(), name
 
 
 class _Opaque(torch.nn.Module):
