@@ -58,6 +58,39 @@ def test_concurrent_builders_of_one_cache_entry_build_it_once(tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
+def test_a_run_that_waited_for_anothers_clean_model_says_cached(tmp_path, monkeypatch):
+    """Two runs need the same clean model: one trains it, the other waits on the cache's lock
+    and reuses it, and only the first may say "trained" (the flag is read after the wait)."""
+    from unlearnlab import tasks
+    from unlearnlab.config import load_config
+    from unlearnlab.stages import pretrain
+
+    monkeypatch.setenv("UNLEARNLAB_CACHE", str(tmp_path))
+    cfg = load_config(TINY)
+    task = tasks.build(cfg)
+    builds = []
+
+    def slow_model(*args):
+        builds.append(1)
+        time.sleep(0.5)
+        return None, []
+
+    monkeypatch.setattr(pretrain, "train_tokenizer", lambda texts, size: None)
+    monkeypatch.setattr(pretrain, "from_scratch", slow_model)
+    monkeypatch.setattr(pretrain, "save", lambda model, tok, curve, folder:
+                        (folder / "model.safetensors").write_text("weights"))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(pretrain.run(cfg, task, "cpu")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)                     # the second starts while the first builds
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and results[0].path == results[1].path
+    assert sorted(r.cached for r in results) == [False, True]
+
+
 def test_stale_temporary_folders_of_dead_processes_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()

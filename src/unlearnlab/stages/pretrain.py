@@ -21,7 +21,7 @@ from pathlib import Path
 from unlearnlab.config import Config, digest
 from unlearnlab.models.loading import load_causal_lm, save_causal_lm
 from unlearnlab.models.tiny import build_model, train_tokenizer
-from unlearnlab.runs import atomic_dir, cache_root, intact
+from unlearnlab.runs import atomic_dir, cache_root
 from unlearnlab.tasks.base import Task
 from unlearnlab.texts import Text, as_plain, tokenize
 from unlearnlab.train.loop import FINETUNE, train
@@ -80,15 +80,18 @@ def run(cfg: Config, task: Task, device) -> CleanModel:
     key = cache_key(cfg, task)
     final = cache_root() / "clean" / key
 
+    built = []                 # "cached" = this process did not build it (another may have,
+                               # while this one waited on the cache's lock)
+
     def build(folder: Path) -> None:
+        built.append(folder)
         tokenizer = train_tokenizer(task.tokenizer_texts, cfg.pretrain.vocab_size)
         model, curve = from_scratch(cfg, task, tokenizer, task.pretrain, cfg.pretrain.seed,
                                     device, "pretrain")
         save(model, tokenizer, curve, folder)
 
-    cached = intact(final)
     atomic_dir(final, build)
-    return CleanModel(final, cached, key)
+    return CleanModel(final, not built, key)
 
 
 def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
@@ -97,7 +100,10 @@ def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
     key = outside_key(cfg, task)
     final = cache_root() / "clean" / key
 
+    built = []
+
     def build(folder: Path) -> None:
+        built.append(folder)
         model, tokenizer = load_causal_lm(cfg.model, device)
         curve = train(model, FINETUNE, cfg.pretrain.outside.train,
                       forget=tokenize(tokenizer, task.pretrain, task.fmt),
@@ -106,9 +112,8 @@ def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
                       progress=cfg.progress, precision=cfg.precision)
         save(model, tokenizer, curve, folder)
 
-    cached = intact(final)
     atomic_dir(final, build)
-    return CleanModel(final, cached, key, finetuned_from=str(Path(cfg.model).resolve()))
+    return CleanModel(final, not built, key, finetuned_from=str(Path(cfg.model).resolve()))
 
 
 def from_scratch(cfg: Config, task: Task, tokenizer, corpus: list[Text], seed: int, device,
