@@ -179,13 +179,13 @@ def _run_tiny(runs, name, cache, kill_at: int | None = None) -> subprocess.Popen
     return proc
 
 
-def test_a_killed_run_resumes_from_its_last_stage_with_identical_results(tiny_run, cache_dir,
+def test_a_killed_run_resumes_from_its_last_stage_with_identical_results(tiny_run, tiny_cache,
                                                                        tmp_path):
     """kill -9 after the clean model's evaluation and again inside the methods; each rerun
     keeps what was finished, the last ends with the uninterrupted run's results.json, and
     nothing temporary is left. A further run reuses every stage."""
     cache, runs = tmp_path / "cache", tmp_path / "runs"
-    shutil.copytree(cache_dir / "clean", cache / "clean")        # the clean model, not stages
+    shutil.copytree(tiny_cache / "clean", cache / "clean")  # tiny_run's clean model, not stages
     _run_tiny(runs, "k", cache, kill_at=1)
     first = len(_stages(cache))
     assert 1 <= first and not (runs / "k").exists()
