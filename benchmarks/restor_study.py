@@ -14,8 +14,10 @@ reused. Every finished run is also kept, gzipped, in benchmarks/results/restor_s
 without the run folders): a run kept there is not run again. `--parallel N` runs N of them at once (a GPU, or a machine with many cores: with
 `--threads 1` each takes one core). The tables combine the seeds found (unlearnlab.aggregate, as a `seeds` run does):
 target accuracy per model (mean over seeds ± half-width of the 95% t-interval over seeds; with
-one seed, ± half-width of the Wilson interval over its questions), the injected-value coverage,
-the corrupted rate and the logit probe. `--threads 1` leaves a core free for other work.
+one seed, ± half-width of the Wilson interval over its questions), utility the same way, each
+method's paired difference in target accuracy against the corrupted model (the facts of all
+seeds pooled: exact McNemar, Bonferroni over the methods), the injected-value coverage, the
+corrupted rate, the logit probe and each run's wall time (less training the shared clean model). `--threads 1` leaves a core free for other work.
 """
 
 from __future__ import annotations
@@ -58,11 +60,11 @@ def finished(folder: Path, keep: Path) -> dict | None:
         inner = folder / f"seed-{seed}" / "results.json"      # a `seeds: [S]` run keeps its
         path = inner if inner.is_file() else folder / "results.json"   # items per seed
         results = json.loads(path.read_text())
+        manifest = json.loads(path.with_name("manifest.json").read_text())
+        results["study"] = {k: manifest.get(k) for k in ("config_hash", "versions", "device",
+                                                          "environment", "wall_time_s",
+                                                          "wall_time_total_s")}
         if not kept.is_file():
-            manifest = json.loads(path.with_name("manifest.json").read_text())
-            results["study"] = {k: manifest.get(k) for k in
-                                ("config_hash", "versions", "device", "environment",
-                                 "wall_time_s", "wall_time_total_s")}
             keep.mkdir(parents=True, exist_ok=True)
             tmp = kept.with_suffix(".tmp")
             with gzip.open(tmp, "wt", encoding="utf-8") as f:
@@ -95,17 +97,38 @@ def pm(fig: dict | None) -> str:
     return f"{fig['mean']:.3f} ± {(hi - lo) / 2:.3f}"
 
 
-def tables(runs: dict[str, dict]) -> str:
+def delta(comparison: dict | None) -> str:
+    """A paired difference against the corrupted model: Δ [adjusted 95% CI], * when p_adj < 0.05."""
+    if not comparison:
+        return "—"
+    lo, hi = comparison["ci_adj"]
+    star = "*" if comparison["p_adj"] < 0.05 else ""
+    return f"{comparison['mean_diff']:+.3f}{star} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def tables(runs: dict[str, dict], wall: dict[str, list[float]]) -> str:
+    """The README's tables: target accuracy and utility per model, each method's paired
+    difference in target accuracy against the corrupted model (facts of all seeds pooled),
+    and the injected-value coverage, corrupted rate, logit probe and wall time."""
     label = {"squad": "SQuAD"}
-    acc = ["| corpus | seeds | " + " | ".join(MODELS) + " |", "|---|---|" + "---|" * len(MODELS)]
+    methods = MODELS[2:]
+    head = "| corpus | seeds | " + " | ".join(MODELS) + " |\n|---|---|" + "---|" * len(MODELS)
+    acc, util = [head], [head]
+    paired = ["| corpus | facts | " + " | ".join(methods) + " |",
+              "|---|---|" + "---|" * len(methods)]
     probe = ["| corpus | targets | questions | injected value known | corrupted rate (corrupted) "
-             "| logp correct / injected / random: clean | corrupted | best restorer |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| logp correct / injected / random: clean | corrupted | best restorer | wall time per run |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for corpus, r in runs.items():
-        models = r["models"]
-        acc.append(f"| {label.get(corpus, f'k = {corpus}')} | {len(r.get('seeds', [0]))} | "
-                   + " | ".join(pm(models[m]["metrics"].get("target_accuracy")) if m in models
-                                else "—" for m in MODELS) + " |")
+        models, name = r["models"], label.get(corpus, f"k = {corpus}")
+        for rows, metric in ((acc, "target_accuracy"), (util, "utility")):
+            rows.append(f"| {name} | {len(r.get('seeds', [0]))} | "
+                        + " | ".join(pm(models[m]["metrics"].get(metric)) if m in models
+                                     else "—" for m in MODELS) + " |")
+        vs = {m: r["comparisons"].get(m, {}).get("target_accuracy", {}).get("vs_corrupted")
+              for m in methods}
+        n = next((c["n"] for c in vs.values() if c), 0)
+        paired.append(f"| {name} | {n} | " + " | ".join(delta(vs[m]) for m in methods) + " |")
         seed0 = r.get("_seed0", r)                    # coverage and targets: the first seed's
         cov = seed0["task"]["injected_coverage"]
         best = max((m for m in r["methods"]), key=lambda m: models[m]["metrics"]["target_accuracy"]["mean"])
@@ -113,11 +136,14 @@ def tables(runs: dict[str, dict]) -> str:
         def lp(m: str) -> str:
             return " / ".join(f"{models[m]['metrics'][k]['mean']:.2f}" if k in models[m]["metrics"]
                               else "—" for k in ("logp_correct", "logp_corrupted", "logp_random"))
-        probe.append(f"| {label.get(corpus, f'k = {corpus}')} | {len(seed0['task']['targets'])} | "
+        minutes = sorted(w / 60 for w in wall.get(corpus, []))
+        took = (f"{minutes[0]:.0f}–{minutes[-1]:.0f} min" if len(minutes) > 1 else
+                f"{minutes[0]:.0f} min" if minutes else "—")
+        probe.append(f"| {name} | {len(seed0['task']['targets'])} | "
                      f"{cov['questions']} | {cov['with_injected_value']} ({cov['share']:.0%}) | "
                      f"{pm(models['corrupted']['metrics'].get('corrupted_rate'))} | {lp('clean')} | "
-                     f"{lp('corrupted')} | {best}: {lp(best)} |")
-    return "\n".join(acc) + "\n\n" + "\n".join(probe)
+                     f"{lp('corrupted')} | {best}: {lp(best)} | {took} |")
+    return "\n\n".join("\n".join(t) for t in (acc, util, paired, probe))
 
 
 def main() -> int:
@@ -140,13 +166,15 @@ def main() -> int:
         todo = [(corpus, seed) for seed in args.seeds for corpus in args.corpora]
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
             list(pool.map(lambda cs: run(*cs, runs_dir, args.overrides, env, keep), todo))
-    runs = {}
+    runs, wall = {}, {}                 # wall: each run's time, less training the (shared) clean model
     for corpus in args.corpora:
         per_seed = {s: finished(runs_dir / f"k{corpus}-seed{s}", keep) for s in args.seeds}
         per_seed = {s: r for s, r in per_seed.items() if r is not None}
         if per_seed:
             runs[corpus] = combined(per_seed)
-    print(tables(runs))
+            wall[corpus] = [r["study"]["wall_time_total_s"] - r["study"]["wall_time_s"].get("pretrain", 0)
+                            for r in per_seed.values() if r.get("study")]
+    print(tables(runs, wall))
     return 0
 
 
