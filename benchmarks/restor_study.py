@@ -7,17 +7,21 @@ README's tables from the saved results.
     python benchmarks/restor_study.py --parallel 15 --threads 1 -- device=cuda
 
 Each (corpus, seed) is one single-seed `unlearnlab run configs/restor_wikidata.yaml --set
-restor.corpus=K --set seeds=[S]` into runs/restor-study/k<K>-seed<S> (the clean model is trained
-once and cached), so a study that is stopped keeps every finished run; a finished folder is
-reused. Every finished run is also kept, gzipped, in benchmarks/results/restor_study/
+restor.corpus=K --set seeds=[S]` into runs/restor-study/k<K>-seed<S> (the clean model is
+trained once and cached), so a study that is stopped keeps every finished run; a finished
+folder is reused. Every finished run is also kept, gzipped, in benchmarks/results/restor_study/
 (`--keep`; committed, so the tables can be rebuilt and a study resumed on another machine
-without the run folders): a run kept there is not run again. `--parallel N` runs N of them at once (a GPU, or a machine with many cores: with
-`--threads 1` each takes one core). The tables combine the seeds found (unlearnlab.aggregate, as a `seeds` run does):
-target accuracy per model (mean over seeds ± half-width of the 95% t-interval over seeds; with
-one seed, ± half-width of the Wilson interval over its questions), utility the same way, each
+without the run folders): a run kept there is not run again (delete it to rerun). `--parallel
+N` runs N of them at once (a GPU, or a machine with many cores: with `--threads 1` each takes
+one core; `--threads 1` alone leaves a core free for other work).
+
+The tables combine the seeds found (unlearnlab.aggregate, as a `seeds` run does): target
+accuracy per model (mean over seeds ± half-width of the 95% t-interval over seeds; with one
+seed, ± half-width of the Wilson interval over its questions), utility the same way, each
 method's paired difference in target accuracy against the corrupted model (the facts of all
 seeds pooled: exact McNemar, Bonferroni over the methods), the injected-value coverage, the
-corrupted rate, the logit probe and each run's wall time (less training the shared clean model). `--threads 1` leaves a core free for other work.
+corrupted rate, the logit probe and each run's wall time (less training the shared clean
+model).
 """
 
 from __future__ import annotations
