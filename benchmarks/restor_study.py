@@ -140,9 +140,9 @@ def tables(runs: dict[str, dict], wall: dict[str, list[float]]) -> str:
         def lp(m: str) -> str:
             return " / ".join(f"{models[m]['metrics'][k]['mean']:.2f}" if k in models[m]["metrics"]
                               else "—" for k in ("logp_correct", "logp_corrupted", "logp_random"))
-        minutes = sorted(w / 60 for w in wall.get(corpus, []))
-        took = (f"{minutes[0]:.0f}–{minutes[-1]:.0f} min" if len(minutes) > 1 else
-                f"{minutes[0]:.0f} min" if minutes else "—")
+        minutes = sorted({round(w / 60) for w in wall.get(corpus, [])})
+        took = (f"{minutes[0]}–{minutes[-1]} min" if len(minutes) > 1 else
+                f"{minutes[0]} min" if minutes else "—")
         probe.append(f"| {name} | {len(seed0['task']['targets'])} | "
                      f"{cov['questions']} | {cov['with_injected_value']} ({cov['share']:.0%}) | "
                      f"{pm(models['corrupted']['metrics'].get('corrupted_rate'))} | {lp('clean')} | "
