@@ -110,7 +110,7 @@ def delta(comparison: dict | None) -> str:
     return f"{comparison['mean_diff']:+.3f}{star} [{lo:+.2f}, {hi:+.2f}]"
 
 
-def tables(runs: dict[str, dict], wall: dict[str, list[float]]) -> str:
+def tables(runs: dict[str, dict], wall: dict[str, list[float]], known: dict[str, list[int]]) -> str:
     """The README's tables: target accuracy and utility per model, each method's paired
     difference in target accuracy against the corrupted model (facts of all seeds pooled),
     and the injected-value coverage, corrupted rate, logit probe and wall time."""
@@ -143,8 +143,12 @@ def tables(runs: dict[str, dict], wall: dict[str, list[float]]) -> str:
         minutes = sorted({round(w / 60) for w in wall.get(corpus, [])})
         took = (f"{minutes[0]}–{minutes[-1]} min" if len(minutes) > 1 else
                 f"{minutes[0]} min" if minutes else "—")
+        lo, hi = min(known[corpus]), max(known[corpus])    # which documents are held out, and
+        shares = f"{lo / cov['questions']:.0%}"              # so the derived values, vary by seed
+        if hi > lo:
+            lo, shares = f"{lo}–{hi}", f"{shares}–{hi / cov['questions']:.0%}"
         probe.append(f"| {name} | {len(seed0['task']['targets'])} | "
-                     f"{cov['questions']} | {cov['with_injected_value']} ({cov['share']:.0%}) | "
+                     f"{cov['questions']} | {lo} ({shares}) | "
                      f"{pm(models['corrupted']['metrics'].get('corrupted_rate'))} | {lp('clean')} | "
                      f"{lp('corrupted')} | {best}: {lp(best)} | {took} |")
     return "\n\n".join("\n".join(t) for t in (acc, util, paired, probe))
@@ -170,15 +174,17 @@ def main() -> int:
         todo = [(corpus, seed) for seed in args.seeds for corpus in args.corpora]
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
             list(pool.map(lambda cs: run(*cs, runs_dir, args.overrides, env, keep), todo))
-    runs, wall = {}, {}                 # wall: each run's time, less training the (shared) clean model
+    runs, wall, known = {}, {}, {}                 # wall: each run's time, less training the (shared) clean model
     for corpus in args.corpora:
         per_seed = {s: finished(runs_dir / f"k{corpus}-seed{s}", keep) for s in args.seeds}
         per_seed = {s: r for s, r in per_seed.items() if r is not None}
         if per_seed:
             runs[corpus] = combined(per_seed)
+            known[corpus] = [r["task"]["injected_coverage"]["with_injected_value"]
+                             for r in per_seed.values()]
             wall[corpus] = [r["study"]["wall_time_total_s"] - r["study"]["wall_time_s"].get("pretrain", 0)
                             for r in per_seed.values() if r.get("study")]
-    print(tables(runs, wall))
+    print(tables(runs, wall, known))
     return 0
 
 
