@@ -41,9 +41,13 @@ KEEP = ROOT / "benchmarks" / "results" / "restor_study"
 MODELS = ("clean", "corrupted", "ga", "kl", "npo", "npo_retain", "simnpo", "task_vector")
 
 
+def kept_file(keep: Path, folder: Path) -> Path:
+    return keep / f"{folder.name}.json.gz"
+
+
 def run(corpus: str, seed: int, runs_dir: Path, extra: list[str], env: dict, keep: Path) -> Path:
     out = runs_dir / f"k{corpus}-seed{seed}"
-    if (out / "results.json").is_file() or (keep / f"{out.name}.json.gz").is_file():
+    if (out / "results.json").is_file() or kept_file(keep, out).is_file():
         return out
     cmd = [sys.executable, "-m", "unlearnlab", "run", str(ROOT / "configs" / "restor_wikidata.yaml"),
            "--set", f"restor.corpus={corpus}", "--set", f"seeds=[{seed}]",
@@ -58,7 +62,7 @@ def run(corpus: str, seed: int, runs_dir: Path, extra: list[str], env: dict, kee
 def finished(folder: Path, keep: Path) -> dict | None:
     """One (corpus, seed) run's results: from its run folder (then kept, with the wall time and
     code version from its manifest, in `keep`), else from `keep`; None when neither has it."""
-    kept = keep / f"{folder.name}.json.gz"
+    kept = kept_file(keep, folder)
     if (folder / "results.json").is_file():
         seed = int(folder.name.rsplit("seed", 1)[1])
         inner = folder / f"seed-{seed}" / "results.json"      # a `seeds: [S]` run keeps its
@@ -133,7 +137,7 @@ def tables(runs: dict[str, dict], wall: dict[str, list[float]], known: dict[str,
               for m in methods}
         n = next((c["n"] for c in vs.values() if c), 0)
         paired.append(f"| {name} | {n} | " + " | ".join(delta(vs[m]) for m in methods) + " |")
-        seed0 = r.get("_seed0", r)                    # coverage and targets: the first seed's
+        seed0 = r.get("_seed0", r)          # targets and question count: the first seed's
         cov = seed0["task"]["injected_coverage"]
         best = max((m for m in r["methods"]), key=lambda m: models[m]["metrics"]["target_accuracy"]["mean"])
 

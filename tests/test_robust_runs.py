@@ -14,7 +14,8 @@ import time
 
 from conftest import TINY
 
-from unlearnlab.runs import atomic_dir, exchange, remove_stale, replace_dir, temp_dir
+from unlearnlab.runs import (atomic_dir, built_here, exchange, remove_stale, replace_dir,
+                             temp_dir)
 
 
 def test_replace_dir_swaps_in_one_step_and_leaves_nothing(tmp_path):
@@ -56,6 +57,22 @@ def test_concurrent_builders_of_one_cache_entry_build_it_once(tmp_path):
     assert len(calls) == 1 and results == [final] * 3
     assert (final / "model.safetensors").read_text() == "weights"
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_built_here_is_true_for_the_one_builder_only(tmp_path):
+    final, answers = tmp_path / "entry", []
+
+    def build(folder):
+        time.sleep(0.3)
+        (folder / "model.safetensors").write_text("weights")
+
+    threads = [threading.Thread(target=lambda: answers.append(built_here(final, build)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [False, False, True] and built_here(final, build) is False
 
 
 def test_a_run_that_waited_for_anothers_clean_model_says_cached(tmp_path, monkeypatch):

@@ -139,6 +139,20 @@ def atomic_dir(final: Path, build) -> Path:
     return _atomic_dir(final, build)
 
 
+def built_here(final: Path, build) -> bool:
+    """`atomic_dir(final, build)`; True when this call built the folder, False when it reused
+    one, including one another process built while this one waited on the lock (so a
+    "cached" flag read before the call would be wrong)."""
+    calls = []
+
+    def counted(folder: Path) -> None:
+        calls.append(folder)
+        build(folder)
+
+    atomic_dir(final, counted)
+    return bool(calls)
+
+
 def _ranked_atomic_dir(final: Path, build) -> Path:
     """Rank 0 builds (or reuses) `final` as one process does; when it builds, the other ranks
     run the same `build` (its training needs every rank) into a scratch folder they discard.

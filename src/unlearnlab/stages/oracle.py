@@ -20,7 +20,7 @@ import dataclasses
 from unlearnlab.config import Config, digest
 from unlearnlab.errors import UserError
 from unlearnlab.models.loading import load_causal_lm
-from unlearnlab.runs import atomic_dir, cache_root, intact
+from unlearnlab.runs import built_here, cache_root
 from unlearnlab.stages import pretrain
 from unlearnlab.tasks.base import Task
 from unlearnlab.texts import Text, tokenize
@@ -54,8 +54,7 @@ def retrain(cfg: Config, task: Task, tokenizer, seed_offset: int, device,
         state["curve"] = curve
 
     folder = cache_root() / "retrain" / key
-    cached = intact(folder)
-    atomic_dir(folder, build)
+    cached = not built_here(folder, build)
     model, _ = load_causal_lm(folder, device)
     if cached:            # the curve of the training the cache holds (its cost, for reports)
         state["curve"] = pretrain.load_curve(folder)

@@ -21,7 +21,7 @@ from pathlib import Path
 from unlearnlab.config import Config, digest
 from unlearnlab.models.loading import load_causal_lm, save_causal_lm
 from unlearnlab.models.tiny import build_model, train_tokenizer
-from unlearnlab.runs import atomic_dir, cache_root
+from unlearnlab.runs import built_here, cache_root
 from unlearnlab.tasks.base import Task
 from unlearnlab.texts import Text, as_plain, tokenize
 from unlearnlab.train.loop import FINETUNE, train
@@ -80,18 +80,13 @@ def run(cfg: Config, task: Task, device) -> CleanModel:
     key = cache_key(cfg, task)
     final = cache_root() / "clean" / key
 
-    built = []                 # "cached" = this process did not build it (another may have,
-                               # while this one waited on the cache's lock)
-
     def build(folder: Path) -> None:
-        built.append(folder)
         tokenizer = train_tokenizer(task.tokenizer_texts, cfg.pretrain.vocab_size)
         model, curve = from_scratch(cfg, task, tokenizer, task.pretrain, cfg.pretrain.seed,
                                     device, "pretrain")
         save(model, tokenizer, curve, folder)
 
-    atomic_dir(final, build)
-    return CleanModel(final, not built, key)
+    return CleanModel(final, not built_here(final, build), key)
 
 
 def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
@@ -100,10 +95,7 @@ def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
     key = outside_key(cfg, task)
     final = cache_root() / "clean" / key
 
-    built = []
-
     def build(folder: Path) -> None:
-        built.append(folder)
         model, tokenizer = load_causal_lm(cfg.model, device)
         curve = train(model, FINETUNE, cfg.pretrain.outside.train,
                       forget=tokenize(tokenizer, task.pretrain, task.fmt),
@@ -112,8 +104,8 @@ def _finetuned_outside(cfg: Config, task: Task, device) -> CleanModel:
                       progress=cfg.progress, precision=cfg.precision)
         save(model, tokenizer, curve, folder)
 
-    atomic_dir(final, build)
-    return CleanModel(final, not built, key, finetuned_from=str(Path(cfg.model).resolve()))
+    return CleanModel(final, not built_here(final, build), key,
+                      finetuned_from=str(Path(cfg.model).resolve()))
 
 
 def from_scratch(cfg: Config, task: Task, tokenizer, corpus: list[Text], seed: int, device,

@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from unlearnlab.train.batches import Batch
-from unlearnlab.train.packing import Packing
-from unlearnlab.train.packing import pack as packing_of
+from unlearnlab.train.packing import Packing, pack as packing_of
 
 
 @dataclass
