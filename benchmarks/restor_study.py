@@ -100,7 +100,7 @@ def pm(fig: dict | None) -> str:
     if not fig or fig.get("mean") is None:
         return "—"
     lo, hi = fig.get("ci95", [None, None])
-    if lo is None or hi is None or lo == hi:
+    if lo is None or hi is None or hi - lo < 1e-9:  # every seed the same (rounding aside)
         return f"{fig['mean']:.3f}"
     return f"{fig['mean']:.3f} ± {(hi - lo) / 2:.3f}"
 
