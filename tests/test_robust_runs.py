@@ -18,6 +18,18 @@ from unlearnlab.runs import (atomic_dir, built_here, exchange, remove_stale, rep
                              temp_dir)
 
 
+def at_once(call, n: int, stagger: float = 0.0) -> list:
+    """`call()` in n threads started together (`stagger` s apart); their results."""
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(n)]
+    for t in threads:
+        t.start()
+        time.sleep(stagger)
+    for t in threads:
+        t.join()
+    return results
+
+
 def test_replace_dir_swaps_in_one_step_and_leaves_nothing(tmp_path):
     final = tmp_path / "run"
     final.mkdir()
@@ -41,37 +53,27 @@ def test_exchange_swaps_two_folders_atomically_on_linux(tmp_path):
 
 
 def test_concurrent_builders_of_one_cache_entry_build_it_once(tmp_path):
-    final, calls, results = tmp_path / "entry", [], []
+    final, calls = tmp_path / "entry", []
 
     def build(folder):
         calls.append(folder)
         time.sleep(0.3)
         (folder / "model.safetensors").write_text("weights")
 
-    threads = [threading.Thread(target=lambda: results.append(atomic_dir(final, build)))
-               for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(lambda: atomic_dir(final, build), 3)
     assert len(calls) == 1 and results == [final] * 3
     assert (final / "model.safetensors").read_text() == "weights"
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
 def test_built_here_is_true_for_the_one_builder_only(tmp_path):
-    final, answers = tmp_path / "entry", []
+    final = tmp_path / "entry"
 
     def build(folder):
         time.sleep(0.3)
         (folder / "model.safetensors").write_text("weights")
 
-    threads = [threading.Thread(target=lambda: answers.append(built_here(final, build)))
-               for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = at_once(lambda: built_here(final, build), 3)
     assert sorted(answers) == [False, False, True] and built_here(final, build) is False
 
 
@@ -96,14 +98,8 @@ def test_a_run_that_waited_for_anothers_clean_model_says_cached(tmp_path, monkey
     monkeypatch.setattr(pretrain, "from_scratch", slow_model)
     monkeypatch.setattr(pretrain, "save", lambda model, tok, curve, folder:
                         (folder / "model.safetensors").write_text("weights"))
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(pretrain.run(cfg, task, "cpu")))
-               for _ in range(2)]
-    for t in threads:
-        t.start()
-        time.sleep(0.1)                     # the second starts while the first builds
-    for t in threads:
-        t.join()
+    # the second starts while the first builds
+    results = at_once(lambda: pretrain.run(cfg, task, "cpu"), 2, stagger=0.1)
     assert len(builds) == 1 and results[0].path == results[1].path
     assert sorted(r.cached for r in results) == [False, True]
 
