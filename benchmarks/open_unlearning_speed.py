@@ -116,6 +116,10 @@ def main() -> int:
         if not path.is_file():
             print(f"error: {path} not found; --repo and --data must point at {what}", file=sys.stderr)
             return 2
+    if not shutil.which(args.python):
+        print(f"error: {args.python} is not a Python to run; --python must be one with open-unlearning's "
+              "pinned stack", file=sys.stderr)
+        return 2
     n = len(json.loads((args.data / "forget10.json").read_text()))
     best: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
