@@ -93,7 +93,7 @@ def test_parity_with_open_unlearning_on_forget10(tiny_llama):
     task = build(load_config(None, ["task=tofu", f"tofu.data_dir={DATA}"]))
     model, tok = load_causal_lm(tiny_llama, torch.device("cpu"))
     items = [i for i in task.items if i.group == "forget"]
-    # generation at batch 400 on the static cache: the same answers, half the time (README, issue 14)
+    # generation at batch 400 on the preallocated cache: the same answers, less time (README, issue 14)
     scores = score(make_records(model, tok, items, task.fmt, 32, task.fmt.max_new_tokens,
                                 generate_batch_size=400))
     for name, reference in OPEN_UNLEARNING.items():

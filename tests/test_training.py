@@ -133,20 +133,36 @@ def test_counted_only_projects_the_counted_positions_alone():
     torch.testing.assert_close(fast.seq_logps, full.seq_logps, rtol=1e-5, atol=1e-5)
 
 
-def test_greedy_answers_are_the_same_with_the_static_cache(monkeypatch):
-    """CPU generation preallocates the KV cache; the greedy tokens equal the default cache's."""
-    from unlearnlab.eval import records
+def test_greedy_answers_are_the_same_with_the_filled_cache(monkeypatch):
+    """CPU generation writes keys and values into a buffer of the final length and attends
+    over its filled part only (eval/kv_cache.py); the greedy tokens equal the default
+    cache's, also when the buffer is planned too short and has to grow."""
+    from unlearnlab.eval import kv_cache, records
     from unlearnlab.models.tiny import train_tokenizer
 
     tok = train_tokenizer(["a b c d e f g h i j k l m n o p q r s t"] * 4, 300)
     model = tiny_model()
     model.resize_token_embeddings(len(tok), mean_resizing=False)
     prompts = ["a b", "c d e f g", "h", "i j k l"]
-    assert records._static_cache(model)["cache_implementation"] == "static"
-    static = records.greedy_answers(model, tok, prompts, 3, 12, stop=[])
-    monkeypatch.setattr(records, "_static_cache", lambda model: {})
-    assert records.greedy_answers(model, tok, prompts, 3, 12, stop=[]) == static
-    assert all(static)
+    made = []
+
+    def planned(m, capacity, short=False):
+        made.append(kv_cache.filled_cache(m, 2 if short else capacity))
+        return made[-1]
+
+    monkeypatch.setattr(records, "filled_cache", planned)
+    filled = records.greedy_answers(model, tok, prompts, 3, 12, stop=[])
+    assert len(made) == 2 and all(filled)                   # two batches (3 + 1 prompts)
+    for cache in made:
+        for layer in cache.layers:               # views of the filled part: 12 - 1 new tokens
+            width = layer.key_buffer.shape[-2] - 12
+            assert layer.keys.shape[-2] == layer.filled == width + 11
+            assert layer.keys.data_ptr() == layer.key_buffer.data_ptr()
+    monkeypatch.setattr(records, "filled_cache", lambda m, c: planned(m, c, short=True))
+    assert records.greedy_answers(model, tok, prompts, 3, 12, stop=[]) == filled
+    assert made[-1].layers[0].key_buffer.shape[-2] >= made[-1].layers[0].filled > 2
+    monkeypatch.setattr(records, "_cpu_cache", lambda m, c: {})   # transformers' own cache
+    assert records.greedy_answers(model, tok, prompts, 3, 12, stop=[]) == filled
 
 
 def test_question_records_do_not_depend_on_batch_size():
@@ -175,28 +191,42 @@ def test_question_records_do_not_depend_on_batch_size():
             assert rb["scores"][cand][1] == n and abs(rb["scores"][cand][0] - lp) < 1e-5
 
 
-def test_shared_prefix_scores_equal_whole_sequence_scores():
-    """Answers of one prompt scored from its cached encoding give the log-probs, counts and
-    argmax hits of scoring each prompt + answer whole (left-padded prefixes of unequal length,
-    answers of unequal length, both answer masks, with and without EOS)."""
+def test_shared_prefix_scores_equal_whole_sequence_scores(monkeypatch):
+    """Answers of one prompt scored in one row behind its shared encoding (a tree attention
+    mask) give the log-probs, counts and argmax hits of scoring each prompt + answer whole
+    (prompts of unequal length in one batch, answers of unequal length, both answer masks,
+    with and without EOS), with SDPA's boolean mask and eager attention's additive one; a
+    model that cannot take the mask scores whole."""
+    from unlearnlab.eval import records, shared_prefix
     from unlearnlab.eval.records import answer_logprobs
     from unlearnlab.models.tiny import train_tokenizer
 
     texts = ["Question: where is it?\nAnswer: in the red box", "Question: who?\nAnswer: Bo",
              "a b c d e f g h i j k l m n o p"]
     tok = train_tokenizer(texts * 4, 300)
-    model = tiny_model()
-    model.resize_token_embeddings(len(tok), mean_resizing=False)
     prompts = (["Question: where is it?\nAnswer:"] * 3 + ["Question: who?\nAnswer:"] * 2
                + ["lonely prompt"])
     answers = [" in the red box", " blue", " in a b c d e", " Bo", " Ann Lee", " x"]
-    for eos, mask in ((False, "prefix"), (True, "length")):
-        shared = answer_logprobs(model, tok, prompts, answers, 4, eos=eos, mask=mask)
-        whole = [answer_logprobs(model, tok, [p], [a], 1, eos=eos, mask=mask)[0]
-                 for p, a in zip(prompts, answers)]
-        for (lp_s, n_s, hit_s), (lp_w, n_w, hit_w) in zip(shared, whole):
-            assert n_s == n_w and n_s > 0 and hit_s == hit_w
-            assert lp_s == pytest.approx(lp_w, abs=1e-4)
+    for attention in ("sdpa", "eager"):
+        model = tiny_model()
+        model.resize_token_embeddings(len(tok), mean_resizing=False)
+        model.config._attn_implementation = attention
+        assert shared_prefix.tree_ok(model)
+        calls = []
+        monkeypatch.setattr(records, "score_groups", lambda *args: calls.append(len(args[2]))
+                            or shared_prefix.score_groups(*args))
+        for eos, mask in ((False, "prefix"), (True, "length")):
+            shared = answer_logprobs(model, tok, prompts, answers, 4, eos=eos, mask=mask)
+            whole = [answer_logprobs(model, tok, [p], [a], 1, eos=eos, mask=mask)[0]
+                     for p, a in zip(prompts, answers)]
+            for (lp_s, n_s, hit_s), (lp_w, n_w, hit_w) in zip(shared, whole):
+                assert n_s == n_w and n_s > 0 and hit_s == hit_w
+                assert lp_s == pytest.approx(lp_w, abs=1e-4)
+        assert calls == [2, 2]                 # both prompt groups in one tree batch, each time
+    model = tiny_model()
+    model.resize_token_embeddings(len(tok), mean_resizing=False)
+    model.config._attn_implementation = "no_such_kernel"
+    assert not shared_prefix.tree_ok(model)
 
 
 def test_bf16_autocast_is_applied_on_cpu_too():

@@ -20,11 +20,12 @@ from dataclasses import asdict
 import torch
 
 from unlearnlab.eval.items import EvalItem, candidates
-from unlearnlab.eval.shared_prefix import score_groups, shared_length
+from unlearnlab.eval.kv_cache import filled_cache
+from unlearnlab.eval.shared_prefix import score_groups, shared_length, tree_ok
 from unlearnlab.models.loading import autocast
 from unlearnlab.texts import PromptFormat, Text, tokenize
 from unlearnlab.train.batches import collate, prompt_answers
-from unlearnlab.train.forward import forward
+from unlearnlab.train.forward import forward, takes
 
 
 @torch.no_grad()
@@ -73,22 +74,24 @@ def answer_logprobs(model, tokenizer, prompts: list[str], answers: list[str],
                     mask: str = "prefix") -> list[tuple[float, int, list[int]]]:
     """(summed log-prob, n tokens, argmax hits) of each answer after its prompt
     (teacher-forced; the answer string is appended as given, then EOS if `eos`). Answers of
-    one prompt share its encoding (eval/shared_prefix.py); the rest run whole, batched by
-    length."""
+    one prompt share its encoding (eval/shared_prefix.py: one row per prompt, at most
+    `batch_size` prompts and 4 x `batch_size` answers a batch) where the model allows; the
+    rest run whole, batched by length."""
     examples = prompt_answers(tokenizer, prompts, answers, max_len=1024, eos=eos, mask=mask)
     out: list = [(0.0, 0, [])] * len(prompts)
     by_prompt: dict[str, list[int]] = {}
     for i, prompt in enumerate(prompts):
         by_prompt.setdefault(prompt, []).append(i)
     shared, whole = [], []
+    tree = len(by_prompt) < len(prompts) and tree_ok(model)
     for members in by_prompt.values():
-        length = shared_length(examples, members) if len(members) > 1 else 0
-        suffix = sum(len(examples.input_ids[m]) - length for m in members) / len(members)
-        if length > 0 and length >= 2 * suffix:          # sharing pays when the prompt dominates
+        length = shared_length(examples, members) if tree and len(members) > 1 else 0
+        if length > 0:
             shared.append((length, members))
         else:
             whole += members
-    shared.sort(key=lambda g: (g[0], len(g[1])))
+    # similar row lengths together: less padding
+    shared.sort(key=lambda g: g[0] + sum(len(examples.input_ids[m]) - g[0] for m in g[1]))
     batch: list = []
     for group in shared:
         if batch and (len(batch) >= batch_size or
@@ -120,7 +123,7 @@ def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
             input_ids=batch.input_ids, attention_mask=batch.attention_mask,
             max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            **_static_cache(model),
+            **_cpu_cache(model, batch.input_ids.shape[1] + max_new_tokens),
             **({"stop_strings": list(stop), "tokenizer": tokenizer} if stop else {}))
         new = generated[:, batch.input_ids.shape[1]:]
         for i, row in zip(idx, new):
@@ -131,14 +134,14 @@ def greedy_answers(model, tokenizer, prompts: list[str], batch_size: int,
     return out
 
 
-def _static_cache(model) -> dict:
-    """On CPU, a preallocated KV cache: the default cache grows by concatenation, which copies
-    every layer's keys and values at each step (80% of a 200-token generation's time on the
-    TOFU benchmark's tiny Llama). The same greedy tokens up to float near-ties (1 of TOFU's
-    400 differs on a random model); no auto-compilation."""
+def _cpu_cache(model, capacity: int) -> dict:
+    """On CPU, a preallocated KV cache read only as far as it is filled (eval/kv_cache.py):
+    the default cache copies every layer's keys and values at each step, the static one
+    reads its whole length at each step. The same greedy tokens up to float near-ties."""
     if model.device.type != "cpu" or not getattr(model, "_can_compile_fullgraph", False):
         return {}
-    return {"cache_implementation": "static", "disable_compile": True}
+    name = "cache" if takes(type(model), "cache") else "past_key_values"   # renamed in 5.x
+    return {name: filled_cache(model, capacity)}
 
 
 @torch.no_grad()

@@ -62,7 +62,7 @@ def _run(model, batch: Batch, packing: Packing | None, keep_logits: bool,
     else:                   # no mask: restarting positions separate the examples
         ids, attention, position_ids = packing.input_ids, None, packing.position_ids
     keep = None
-    if counted_only and not keep_logits and _takes_keep_mask(type(model)):
+    if counted_only and not keep_logits and takes_keep_mask(type(model)):
         keep = torch.zeros_like(batch.input_ids, dtype=torch.bool)     # position t predicts t+1
         keep[:, :-1] = batch.loss_mask[:, 1:].bool()
         keep = keep if packing is None else packing.repack(keep)
@@ -114,7 +114,7 @@ def takes(model_class: type, argument: str) -> bool:
     return argument in inspect.signature(model_class.forward).parameters
 
 
-def _takes_keep_mask(model_class: type) -> bool:
+def takes_keep_mask(model_class: type) -> bool:
     """Whether the model's forward takes a boolean `logits_to_keep` mask: its module slices
     with transformers' `slice_logits_to_keep` (transformers 5). Other models (older
     releases, remote code) get the full forward, as without `counted_only`."""
