@@ -7,8 +7,12 @@ prints the figures, the machine, each stage's wall time and the run's headline n
 first argument ending in .yaml is the config (e.g. configs/tofu.yaml: no targets checked);
 the other arguments go to both runs as --set overrides. `--cold-only` stops after the cold
 run (for tasks whose learn stage dominates and is not cached, such as TOFU, the warm run
-costs about as much again):
+costs about as much again). `--flops` adds a third, untimed warm run in this process under
+torch's FlopCounterMode and prints its matrix-multiply FLOPs (forward and backward, every
+model call of the run) against this machine's measured fp32 matmul peak: a floor on the
+warm run's compute time that no scheduling can beat:
 
+    python benchmarks/wall_time.py --flops
     python benchmarks/wall_time.py device=cuda precision=bf16
     python benchmarks/wall_time.py configs/restor_wikidata.yaml restor.corpus=squad
     python benchmarks/wall_time.py --cold-only configs/tofu.yaml
@@ -48,7 +52,8 @@ def machine() -> str:
 
 def main(args: list[str]) -> int:
     phases = ("cold",) if "--cold-only" in args else ("cold", "warm")
-    args = [a for a in args if a != "--cold-only"]
+    flops = "--flops" in args
+    args = [a for a in args if a not in ("--cold-only", "--flops")]
     config = [args[0]] if args and args[0].endswith((".yaml", ".yml")) else []
     overrides = args[len(config):]
     print(f"machine: {machine()}; config: {config[0] if config else 'default'}")
@@ -80,7 +85,31 @@ def main(args: list[str]) -> int:
                   + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         summary = (run_dir / "summary.md").read_text()
         print(summary.split("## Every metric")[0])          # headline, models table, findings
+        if flops:
+            os.environ["UNLEARNLAB_CACHE"] = env["UNLEARNLAB_CACHE"]   # the clean model cached
+            print(compute_floor(config, [f"runs_dir={tmp}/runs", "name=flops", "progress=false",
+                                         "resume=false", *overrides]))
     return 1 if failed else 0
+
+
+def compute_floor(config: list[str], sets: list[str]) -> str:
+    """A warm run's matmul FLOPs (FlopCounterMode: mm, addmm, bmm and attention, forward and
+    backward) and the seconds they take at the measured fp32 matmul peak."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import unlearnlab
+    from mfu import matmul_peak
+
+    with FlopCounterMode(display=False) as counter:
+        unlearnlab.run(config[0] if config else None, sets, log=lambda *a: None)
+    total = counter.get_total_flops()
+    by_op = counter.get_flop_counts()["Global"]
+    peak = matmul_peak()
+    ops = ", ".join(f"{op} {n / 1e12:.2f}" for op, n in sorted(by_op.items(), key=lambda x: -x[1]))
+    return (f"compute floor: a warm run does {total / 1e12:.2f} TFLOP of matrix multiplies "
+            f"({ops}); at this machine's fp32 matmul peak of {peak / 1e9:.1f} GFLOP/s that is "
+            f"at least {total / peak:.1f} s, before imports, tokenization, statistics and "
+            f"the report")
 
 
 if __name__ == "__main__":
