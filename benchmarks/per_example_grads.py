@@ -5,7 +5,8 @@
    per-example weight gradient an einsum of its output gradients and inputs (Goodfellow
    2015; influence/taps.py) — against a per-example autograd loop: the same numbers
    (largest relative difference, row by row) and the speed-ups, on the default config's
-   clean model and N of its corruption documents.
+   clean model and N of its corruption documents; and the loop's FLOPs against the machine's
+   matmul peak, the most any vectorisation of the same arithmetic can gain.
 2. The recorder's overhead on the learn stage (corruption training): the stage's wall time
    without a recorder, with first-epoch recording (first_epoch_ga's) and with every-epoch
    recording, and the memory per stored example for each storage (fp32, fp16, a sketch).
@@ -44,6 +45,22 @@ def timed(fn, repeats: int = 1):
     return best, out
 
 
+def ceiling(loop, seconds: float) -> str:
+    """The loop's matmul FLOPs (FlopCounterMode), its rate, and the most any way of doing
+    the same arithmetic can gain over it: the loop's time against those FLOPs at the
+    measured fp32 matmul peak (benchmarks/mfu.py)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mfu import matmul_peak
+
+    with FlopCounterMode(display=False) as counter:
+        loop()
+    flops, peak = counter.get_total_flops(), matmul_peak()
+    return (f"  the loop's matmuls: {flops / 1e9:.1f} GFLOP, {flops / seconds / 1e9:.1f} GFLOP/s; "
+            f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s, so the same arithmetic at peak "
+            f"would be at most {seconds * peak / flops:.1f}x faster than the loop")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
@@ -74,6 +91,8 @@ def main() -> int:
             lambda: fn(model, data, idx, args.selector, tok.pad_token_id), repeats=args.repeats)
     slow = grads["loop"]
     print(f"loop: {times['loop']:.2f} s ({len(idx) / times['loop']:.1f} examples/s)")
+    print(ceiling(lambda: per_example_grads_loop(model, data, idx, args.selector,
+                                                 tok.pad_token_id), times["loop"]))
     for label in ("vmap", "taps"):
         rel = ((grads[label] - slow).norm(dim=1) / slow.norm(dim=1).clamp(min=1e-30)).max().item()
         worst = ((grads[label] - slow).abs() / slow.abs().max(dim=1, keepdim=True).values
