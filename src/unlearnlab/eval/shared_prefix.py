@@ -21,7 +21,6 @@ one as given) and score a small tree like the whole sequences; others score whol
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from unlearnlab.train.batches import ExampleSet
 from unlearnlab.train.forward import takes, takes_keep_mask
@@ -106,11 +105,10 @@ def score_groups(model, examples: ExampleSet, groups: list[tuple[int, list[int]]
     else:
         logits = logits.reshape(-1, logits.shape[-1])
         index = torch.arange(ids.numel()).reshape(ids.shape)
-    chosen = logits[index[row, before].to(device)]
+    pick = index[row, before].to(device)                    # no copy of the picked rows
     target = ids[row, at].to(device)
-    logps = -F.cross_entropy(chosen, target, reduction="none").double().cpu() \
-        if len(target) else torch.zeros(0, dtype=torch.float64)
-    hits = (chosen.argmax(-1) == target).int().cpu() if len(target) else torch.zeros(0)
+    logps = (logits[pick, target] - torch.logsumexp(logits, -1)[pick]).double().cpu()
+    hits = (logits.argmax(-1)[pick] == target).int().cpu()
     sums = torch.zeros(len(members), dtype=torch.float64).index_add_(0, owner, logps)
     counts = torch.bincount(owner, minlength=len(members)).tolist()
     for m, lp, n, h in zip(members, sums.tolist(), counts, torch.split(hits, counts)):
