@@ -194,8 +194,8 @@ def test_question_records_do_not_depend_on_batch_size():
 def test_shared_prefix_scores_equal_whole_sequence_scores(monkeypatch):
     """Answers of one prompt scored in one row behind its shared encoding (a tree attention
     mask) give the log-probs, counts and argmax hits of scoring each prompt + answer whole
-    (prompts of unequal length in one batch, answers of unequal length, both answer masks,
-    with and without EOS), with SDPA's boolean mask and eager attention's additive one; a
+    (prompts of unequal length in one batch, answers of unequal length, an empty one, both
+    answer masks, with and without EOS), with SDPA's boolean mask and eager attention's additive one; a
     model that cannot take the mask scores whole."""
     from unlearnlab.eval import records, shared_prefix
     from unlearnlab.eval.records import answer_logprobs
@@ -204,9 +204,9 @@ def test_shared_prefix_scores_equal_whole_sequence_scores(monkeypatch):
     texts = ["Question: where is it?\nAnswer: in the red box", "Question: who?\nAnswer: Bo",
              "a b c d e f g h i j k l m n o p"]
     tok = train_tokenizer(texts * 4, 300)
-    prompts = (["Question: where is it?\nAnswer:"] * 3 + ["Question: who?\nAnswer:"] * 2
+    prompts = (["Question: where is it?\nAnswer:"] * 4 + ["Question: who?\nAnswer:"] * 2
                + ["lonely prompt"])
-    answers = [" in the red box", " blue", " in a b c d e", " Bo", " Ann Lee", " x"]
+    answers = [" in the red box", " blue", " in a b c d e", "", " Bo", " Ann Lee", " x"]
     for attention in ("sdpa", "eager"):
         model = tiny_model()
         model.resize_token_embeddings(len(tok), mean_resizing=False)
@@ -219,8 +219,9 @@ def test_shared_prefix_scores_equal_whole_sequence_scores(monkeypatch):
             shared = answer_logprobs(model, tok, prompts, answers, 4, eos=eos, mask=mask)
             whole = [answer_logprobs(model, tok, [p], [a], 1, eos=eos, mask=mask)[0]
                      for p, a in zip(prompts, answers)]
-            for (lp_s, n_s, hit_s), (lp_w, n_w, hit_w) in zip(shared, whole):
-                assert n_s == n_w and n_s > 0 and hit_s == hit_w
+            for k, ((lp_s, n_s, hit_s), (lp_w, n_w, hit_w)) in enumerate(zip(shared, whole)):
+                assert n_s == n_w and hit_s == hit_w
+                assert n_s > 0 or (k == 3 and not eos)   # an empty answer scores nothing
                 assert lp_s == pytest.approx(lp_w, abs=1e-4)
         assert calls == [2, 2]                 # both prompt groups in one tree batch, each time
     model = tiny_model()

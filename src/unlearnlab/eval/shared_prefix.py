@@ -52,7 +52,7 @@ def _layout(examples: ExampleSet, groups: list[tuple[int, list[int]]], pad_id: i
             suffix = examples.input_ids[m][length:]
             at, n = len(ids), len(suffix)
             for column, values in zip(flat, ([g] * n, range(at, at + n),
-                                             [length - 1, *range(at, at + n - 1)],
+                                             [length - 1, *range(at, at + n - 1)][:n],
                                              examples.loss_mask[m][length:], [n_members] * n)):
                 column.extend(values)
             n_members += 1
