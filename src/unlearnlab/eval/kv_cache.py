@@ -59,6 +59,12 @@ class FilledLayer(DynamicLayer):
         super().reset()
         self.filled = 0
 
+    def _unsupported(self, *args, **kwargs):
+        raise NotImplementedError("FilledLayer serves greedy generation only (no cropping, "
+                                  "beam reordering or batch selection)")
+
+    crop = batch_repeat_interleave = batch_select_indices = reorder_cache = _unsupported
+
 
 def filled_cache(model, capacity: int) -> Cache:
     """A cache of `FilledLayer`s, one per decoder layer of `model`, each for `capacity`
