@@ -12,6 +12,7 @@ numbers against open-unlearning's (0.1% relative) and prints questions/s with th
 
     python benchmarks/tofu_eval_speed.py [--batch-sizes 32 64] [--data ../shared/data/tofu]
     python benchmarks/tofu_eval_speed.py --batch-sizes 32 --generate-batch-size 400
+    python benchmarks/tofu_eval_speed.py --batch-sizes 16 32 --generate-batch-size 400 --peer 5.52 5.79
     python benchmarks/tofu_eval_speed.py --device cuda --precision bf16 --batch-sizes 64 256
 
 On CUDA the timed pass follows one untimed warm-up pass (kernel selection, allocator).
@@ -50,7 +51,13 @@ def main() -> int:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--generate-batch-size", type=int, default=0,
                         help="prompts per generation batch (default: the scoring batch size)")
+    parser.add_argument("--peer", nargs=2, type=float, metavar=("DEFAULT", "BEST"),
+                        help="open-unlearning's questions/s measured on this host "
+                             "(open_unlearning_speed.py: batch 32, best per metric), for "
+                             "like-for-like ratios instead of the issue's host's figures")
     args = parser.parse_args()
+    peer = PEER if args.peer is None else {
+        "default batch 32 on this host": args.peer[0], "best batch per metric on this host": args.peer[1]}
     model_dir = args.model
     if model_dir is None:
         model_dir = tempfile.mkdtemp(prefix="tiny_llama-")
@@ -77,7 +84,7 @@ def main() -> int:
         scores = score(records)
         off = max(abs(scores[k]["mean"] / v - 1) for k, v in PARITY.items())
         rate = len(items) / seconds
-        ratios = ", ".join(f"{rate / v:.2f}x open-unlearning's {k} ({v}/s)" for k, v in PEER.items())
+        ratios = ", ".join(f"{rate / v:.2f}x open-unlearning's {k} ({v}/s)" for k, v in peer.items())
         gen = f" (generation {args.generate_batch_size})" if args.generate_batch_size else ""
         print(f"batch {batch}{gen}: {seconds:.1f} s, {rate:.2f} questions/s; {ratios}; "
               f"largest relative difference from its numbers {off:.1e}")
