@@ -93,8 +93,9 @@ def main(args: list[str]) -> int:
 
 
 def compute_floor(config: list[str], sets: list[str]) -> str:
-    """A warm run's matmul FLOPs (FlopCounterMode: mm, addmm, bmm and attention, forward and
-    backward) and the seconds they take at the measured fp32 matmul peak."""
+    """A warm run's matrix-multiply FLOPs, forward and backward (FlopCounterMode counts the
+    ops torch has a formula for: mm, addmm, bmm, and attention where its kernel has one, not
+    CPU SDPA), and the seconds they take at the measured fp32 matmul peak."""
     from torch.utils.flop_counter import FlopCounterMode
 
     import unlearnlab

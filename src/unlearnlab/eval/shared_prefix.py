@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from unlearnlab.train.batches import ExampleSet
-from unlearnlab.train.forward import takes, takes_keep_mask
+from unlearnlab.train.batches import ExampleSet, collate
+from unlearnlab.train.forward import forward, self_check, takes, takes_keep_mask
 
 
 def shared_length(examples: ExampleSet, members: list[int]) -> int:
@@ -133,25 +133,15 @@ _TREE: dict[tuple, bool] = {}
 @torch.no_grad()
 def _tree_like_whole(model) -> bool:
     """Prefix [1, 2, 3] with suffixes [4, 5], [6] and [7, 8, 9], every suffix token scored:
-    the tree's log-probs against each whole sequence's, in the model's own precision."""
+    the tree's log-probs against the whole sequences' (train/forward.py), in the model's own
+    precision."""
     vocab = model.get_output_embeddings().weight.shape[0]
-    seqs = [[1, 2, 3, 4, 5], [1, 2, 3, 6], [1, 2, 3, 7, 8, 9]]
-    seqs = [[t % vocab for t in s] for s in seqs]
+    seqs = [[t % vocab for t in s] for s in ([1, 2, 3, 4, 5], [1, 2, 3, 6], [1, 2, 3, 7, 8, 9])]
     examples = ExampleSet(seqs, [[0, 0, 0] + [1] * (len(s) - 3) for s in seqs])
-    weight = next(model.parameters())
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.autocast(weight.device.type, enabled=False):
-            tree: list = [None] * 3
-            score_groups(model, examples, [(3, [0, 1, 2])], 0, tree)
-            for s, (lp, n, _) in zip(seqs, tree):
-                ids = torch.tensor([s], device=weight.device)
-                logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-                whole = float(logp[torch.arange(2, len(s) - 1), ids[0, 3:]].sum())
-                tol = 1e-4 if weight.dtype == torch.float32 else 5e-2
-                if n != len(s) - 3 or abs(lp - whole) > tol * max(1.0, abs(whole)):
-                    return False
-    finally:
-        model.train(was_training)
-    return True
+    tree: list = [None] * 3
+    with self_check(model) as tol:
+        score_groups(model, examples, [(3, [0, 1, 2])], 0, tree)
+        whole = forward(model, collate(examples, [0, 1, 2], 0).to(model.device))
+    return all(n == int(n_w) and abs(lp - lp_w) <= tol * max(1.0, abs(lp_w))
+               for (lp, n, _), lp_w, n_w in zip(tree, whole.seq_logps.tolist(),
+                                                 whole.n_tokens.tolist()))
