@@ -5,6 +5,7 @@
     python benchmarks/mfu.py --batch-sizes 32 64 128  # how batching changes it
     python benchmarks/mfu.py --group-by-length        # also with train.group_by_length
     python benchmarks/mfu.py --compare-packing        # also with train.pack off (padded rows)
+    python benchmarks/mfu.py --compile                # also under torch.compile (fused ops)
 
 Runs the real pretraining loop (train/loop.py: forward, backward, clipping, AdamW) for
 `--steps` optimizer steps on the config's pretraining corpus, after 3 untimed warm-up steps,
@@ -14,15 +15,20 @@ tokens are the real (non-pad) tokens of the batches; the figure over every posit
 matmuls computed (real tokens plus padding; with `train.pack`, the default, the packed rows'
 positions) is printed beside it. The peak is this machine's measured fp32 matmul rate
 (square 2048 matrices, best of 5, same torch threads). Attention's own FLOPs are left out,
-as 6·N does.
+as 6·N does. `--compile` measures each setting once more with the model under
+torch.compile(dynamic=True) (inductor's fused C++ kernels for the ops between the matmuls;
+a fresh inductor cache folder, so the warm-up time printed is what a first run pays).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
+import os
 import random
 import sys
+import tempfile
 import time
 
 import torch
@@ -71,6 +77,8 @@ def main() -> int:
                         help="measure each batch size with train.group_by_length too")
     parser.add_argument("--compare-packing", action="store_true",
                         help="measure each batch size with train.pack off too")
+    parser.add_argument("--compile", action="store_true",
+                        help="measure each setting under torch.compile too")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     cfg = load_config(args.config, args.overrides)
@@ -82,17 +90,24 @@ def main() -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak "
           f"{peak / 1e9:.1f} GFLOP/s; corpus {len(lengths)} texts, mean {sum(lengths) / len(lengths):.1f} "
           f"tokens")
+    compiles = [False, True] if args.compile else [False]
+    if args.compile:          # a first run's compile time: no kernels from earlier runs
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     for batch_size in args.batch_sizes or [cfg.pretrain.train.batch_size]:
         variants = [(False, cfg.pretrain.train.pack)]
         variants += [(False, not cfg.pretrain.train.pack)] if args.compare_packing else []
         variants += [(True, cfg.pretrain.train.pack)] if args.group_by_length else []
-        for grouped, packed in variants:
+        for (grouped, packed), compiled in itertools.product(variants, compiles):
             model = build_model(cfg.pretrain.model, tokenizer, cfg.pretrain.seed)
             n_params = sum(p.numel() for p in model.parameters())
+            if compiled:
+                model = torch.compile(model, dynamic=True)
             recipe = dataclasses.replace(cfg.pretrain.train, batch_size=batch_size, max_steps=3,
                                          group_by_length=grouped, pack=packed)
+            start = time.perf_counter()
             train(model, FINETUNE, recipe, forget=data, pad_id=tokenizer.pad_token_id, seed=1,
                   progress=False)                                             # warm-up
+            warmup = time.perf_counter() - start
             recipe = dataclasses.replace(recipe, max_steps=args.steps)
             start = time.perf_counter()
             train(model, FINETUNE, recipe, forget=data, pad_id=tokenizer.pad_token_id,
@@ -102,6 +117,7 @@ def main() -> int:
                                           cfg.pretrain.seed, grouped, packed)
             rate = real / seconds
             how = ("packed" if packed else "padded") + (", grouped by length" if grouped else "")
+            how += f", torch.compile (warm-up {warmup:.1f} s)" if compiled else ""
             print(f"batch {batch_size} ({how}): "
                   f"{n_params / 1e6:.2f} M parameters, {args.steps} steps in {seconds:.1f} s, "
                   f"{rate:,.0f} tokens/s; MFU {6 * n_params * rate / peak:.1%} "

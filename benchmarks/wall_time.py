@@ -7,10 +7,11 @@ prints the figures, the machine, each stage's wall time and the run's headline n
 first argument ending in .yaml is the config (e.g. configs/tofu.yaml: no targets checked);
 the other arguments go to both runs as --set overrides. `--cold-only` stops after the cold
 run (for tasks whose learn stage dominates and is not cached, such as TOFU, the warm run
-costs about as much again). `--flops` adds a third, untimed warm run in this process under
+costs about as much again). `--flops` then repeats each run, untimed, in this process under
 torch's FlopCounterMode and prints its matrix-multiply FLOPs (forward and backward, every
-model call of the run) against this machine's measured fp32 matmul peak: a floor on the
-warm run's compute time that no scheduling can beat:
+model call of the run) against this machine's measured fp32 matmul peak, and the time of
+the same run's matmul and attention kernels replayed alone at their own shapes
+(kernels.py): floors on the run's compute time that no scheduling can beat:
 
     python benchmarks/wall_time.py --flops
     python benchmarks/wall_time.py device=cuda precision=bf16
@@ -85,32 +86,43 @@ def main(args: list[str]) -> int:
                   + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         summary = (run_dir / "summary.md").read_text()
         print(summary.split("## Every metric")[0])          # headline, models table, findings
-        if flops:
-            os.environ["UNLEARNLAB_CACHE"] = env["UNLEARNLAB_CACHE"]   # the clean model cached
-            print(compute_floor(config, [f"runs_dir={tmp}/runs", "name=flops", "progress=false",
-                                         "resume=false", *overrides]))
+        if flops:               # cold: a cache of its own (pretraining too); warm: the runs'
+            for phase in phases:
+                os.environ["UNLEARNLAB_CACHE"] = str(Path(tmp) / ("fresh" if phase == "cold"
+                                                                  else "cache"))
+                print(f"{phase} run, " + compute_floor(
+                    config, [f"runs_dir={tmp}/runs", f"name=flops-{phase}", "progress=false",
+                             "resume=false", *overrides]))
     return 1 if failed else 0
 
 
 def compute_floor(config: list[str], sets: list[str]) -> str:
-    """A warm run's matrix-multiply FLOPs, forward and backward (FlopCounterMode counts the
+    """A run's matrix-multiply FLOPs, forward and backward (FlopCounterMode counts the
     ops torch has a formula for: mm, addmm, bmm, and attention where its kernel has one, not
-    CPU SDPA), and the seconds they take at the measured fp32 matmul peak."""
+    CPU SDPA), and the seconds they take at the measured fp32 matmul peak; then the same
+    run's matmul and attention kernels replayed alone at their own shapes (kernels.py): the
+    time those kernels need however little the code around them costs."""
     from torch.utils.flop_counter import FlopCounterMode
 
     import unlearnlab
+    from kernels import KernelLog, replay
     from mfu import matmul_peak
 
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as counter, KernelLog() as log:
         unlearnlab.run(config[0] if config else None, sets, log=lambda *a: None)
     total = counter.get_total_flops()
     by_op = counter.get_flop_counts()["Global"]
     peak = matmul_peak()
     ops = ", ".join(f"{op} {n / 1e12:.2f}" for op, n in sorted(by_op.items(), key=lambda x: -x[1]))
-    return (f"compute floor: a warm run does {total / 1e12:.2f} TFLOP of matrix multiplies "
+    alone = replay(log)
+    groups = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(alone.items(), key=lambda x: -x[1]))
+    return (f"compute floor: it does {total / 1e12:.2f} TFLOP of matrix multiplies "
             f"({ops}); at this machine's fp32 matmul peak of {peak / 1e9:.1f} GFLOP/s that is "
             f"at least {total / peak:.1f} s, before imports, tokenization, statistics and "
-            f"the report")
+            f"the report\nkernel floor: its {sum(log.calls.values())} matmul and attention "
+            f"calls ({len(log.calls)} distinct shapes), each timed alone at its own shapes, "
+            f"take {sum(alone.values()):.1f} s ({groups}), before every other op, Python, "
+            f"imports and the report")
 
 
 if __name__ == "__main__":

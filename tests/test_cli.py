@@ -241,3 +241,20 @@ def test_config_errors_answer_before_torch_is_imported(tmp_path):
         assert not imported & {"torch", "transformers", "peft", "scipy", "sklearn"}, setting
         errors = [line for line in proc.stderr.splitlines() if line.startswith("unlearnlab:")]
         assert len(errors) == 1
+
+
+def test_the_cli_collects_garbage_less_often(capsys):
+    """The CLI's process runs the cyclic collector at (50,000, 10, 10), not Python's
+    (700, 10, 10); importing the library, pipeline included, leaves the thresholds alone."""
+    import gc
+
+    probe = "import gc, unlearnlab, unlearnlab.pipeline; print(gc.get_threshold())"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "(700, 10, 10)"
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert main(["methods"]) == 0
+        assert gc.get_threshold() == (50_000, 10, 10)
+    finally:
+        gc.set_threshold(*before)

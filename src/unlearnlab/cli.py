@@ -9,6 +9,7 @@ Bad input ends with one line on stderr naming the problem and the valid options,
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 
@@ -92,7 +93,18 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def fewer_collections() -> None:
+    """Run Python's cyclic garbage collector less often in this process (the CLI's, never on
+    import of the library): at its default thresholds (700, 10, 10) it ran about 2,000 times
+    during the default run, 10 of them full passes over the heap that torch, transformers,
+    scipy and matplotlib bring, 2.0 s in all; at (50,000, 10, 10) it runs 21 times, 0.4 s
+    (gc.callbacks, 2-core CPU, 2026-11-27). Nothing it frees is large: tensors are freed by
+    reference counting."""
+    gc.set_threshold(50_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
+    fewer_collections()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
