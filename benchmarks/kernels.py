@@ -44,7 +44,9 @@ def _fresh(spec):
     if isinstance(spec, tuple) and spec and spec[0] == "tensor":
         _, shape, stride, dtype = spec
         span = 1 + sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else 1
-        return torch.randn(span, dtype=dtype).as_strided(shape, stride)
+        base = torch.randn(span, dtype=dtype) if dtype.is_floating_point else \
+            torch.zeros(span, dtype=dtype)                      # a boolean or integer mask
+        return base.as_strided(shape, stride)
     if isinstance(spec, tuple):
         return tuple(_fresh(s) for s in spec)
     return spec

@@ -91,8 +91,9 @@ def main() -> int:
           f"{peak / 1e9:.1f} GFLOP/s; corpus {len(lengths)} texts, mean {sum(lengths) / len(lengths):.1f} "
           f"tokens")
     compiles = [False, True] if args.compile else [False]
+    inductor = tempfile.TemporaryDirectory(prefix="inductor-")   # removed at exit
     if args.compile:          # a first run's compile time: no kernels from earlier runs
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor.name
     for batch_size in args.batch_sizes or [cfg.pretrain.train.batch_size]:
         variants = [(False, cfg.pretrain.train.pack)]
         variants += [(False, not cfg.pretrain.train.pack)] if args.compare_packing else []

@@ -243,7 +243,7 @@ def test_config_errors_answer_before_torch_is_imported(tmp_path):
         assert len(errors) == 1
 
 
-def test_the_cli_collects_garbage_less_often(capsys):
+def test_the_cli_collects_garbage_less_often():
     """The CLI's process runs the cyclic collector at (50,000, 10, 10), not Python's
     (700, 10, 10); importing the library, pipeline included, leaves the thresholds alone."""
     import gc
